@@ -1,0 +1,329 @@
+package peerjs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/p2plive/p2plive-node/peerjs/serial"
+	"github.com/p2plive/p2plive-node/signaling"
+)
+
+// maxBuffered is PeerJS's backpressure mark (DataConnection.MAX_BUFFERED_AMOUNT).
+const maxBuffered = 8 << 20
+
+// maxEarlyCandidates bounds candidates that arrive before the answer.
+const maxEarlyCandidates = 64
+
+// DataConn is one PeerJS data connection. Received values come out of Recv in
+// the value model of package binarypack (nil, bool, int64, float64, string,
+// []byte, []any, binarypack.Map, binarypack.Undefined) whatever the serialization.
+type DataConn struct {
+	p             *Peer
+	peer, id      string
+	label         string
+	serialization string
+	reliable      bool
+	metadata      json.RawMessage
+	originator    bool
+	log           *zap.Logger
+
+	pc    *webrtc.PeerConnection
+	route *signaling.Route
+
+	// remoteSet is owned by the negotiate goroutine once it runs (set before it starts for answers).
+	remoteSet bool
+
+	mu sync.Mutex // guards dc
+	dc *webrtc.DataChannel
+
+	sendMu sync.Mutex // guards enc and keeps one message's frames together
+	enc    serial.Codec
+
+	decMu sync.Mutex // guards dec (pion delivers from one goroutine, but do not rely on it)
+	dec   serial.Codec
+
+	recv   chan any
+	opened chan struct{}
+	open   atomic.Bool
+
+	done      chan struct{}
+	closeOnce sync.Once
+	err       error // set before done is closed
+
+	stats struct {
+		received, dropped, malformed, sent atomic.Uint64
+	}
+}
+
+// ConnStats counts a connection's traffic and rejects.
+type ConnStats struct {
+	Received  uint64 // whole values delivered to Recv
+	Dropped   uint64 // values dropped because Recv lagged
+	Malformed uint64 // frames that failed to decode
+	Sent      uint64 // values sent
+}
+
+// Peer is the remote peer id.
+func (c *DataConn) Peer() string { return c.peer }
+
+// ConnectionID is PeerJS's connection id ("dc_…").
+func (c *DataConn) ConnectionID() string { return c.id }
+
+// Label is the data channel label.
+func (c *DataConn) Label() string { return c.label }
+
+// Serialization is the negotiated serialization ("binary", "json", "raw", ...).
+func (c *DataConn) Serialization() string { return c.serialization }
+
+// Reliable reports whether the channel is ordered (PeerJS's `reliable`).
+func (c *DataConn) Reliable() bool { return c.reliable }
+
+// Metadata is the metadata of the OFFER, raw JSON (nil if none).
+func (c *DataConn) Metadata() json.RawMessage { return c.metadata }
+
+// Done is closed when the connection has closed; Err says why.
+func (c *DataConn) Done() <-chan struct{} { return c.done }
+
+// Err is why the connection closed (nil while open).
+func (c *DataConn) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Stats returns the connection's counters.
+func (c *DataConn) Stats() ConnStats {
+	return ConnStats{
+		Received:  c.stats.received.Load(),
+		Dropped:   c.stats.dropped.Load(),
+		Malformed: c.stats.malformed.Load(),
+		Sent:      c.stats.sent.Load(),
+	}
+}
+
+func (c *DataConn) isOpen() bool { return c.open.Load() }
+
+// Recv returns the next received value. After the connection closes, values
+// already received are still returned, then the close reason.
+func (c *DataConn) Recv(ctx context.Context) (any, error) {
+	select {
+	case v := <-c.recv:
+		return v, nil
+	default:
+	}
+	select {
+	case v := <-c.recv:
+		return v, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		select {
+		case v := <-c.recv:
+			return v, nil
+		default:
+			return nil, c.err
+		}
+	}
+}
+
+// Send encodes v in the connection's serialization and sends it (chunked for
+// binary above 16300 bytes). It never blocks on the network: above PeerJS's
+// 8 MiB backpressure mark it fails with ErrBufferFull and the caller decides.
+func (c *DataConn) Send(v any) error {
+	c.mu.Lock()
+	dc := c.dc
+	c.mu.Unlock()
+	if dc == nil || !c.isOpen() {
+		select {
+		case <-c.done:
+			return fmt.Errorf("peerjs: send to %s: %w", c.peer, c.err)
+		default:
+			return fmt.Errorf("peerjs: send to %s: %w", c.peer, ErrNotOpen)
+		}
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	frames, err := c.enc.Encode(v)
+	if err != nil {
+		return fmt.Errorf("peerjs: send to %s: %w", c.peer, err)
+	}
+	return c.sendFrames(dc, frames)
+}
+
+func (c *DataConn) sendFrames(dc *webrtc.DataChannel, frames []serial.Frame) error {
+	total := 0
+	for _, f := range frames {
+		total += len(f.Data)
+	}
+	if dc.BufferedAmount()+uint64(total) > maxBuffered {
+		return fmt.Errorf("peerjs: send to %s: %w", c.peer, ErrBufferFull)
+	}
+	for _, f := range frames {
+		var err error
+		if f.Text {
+			err = dc.SendText(string(f.Data))
+		} else {
+			err = dc.Send(f.Data)
+		}
+		if err != nil {
+			return fmt.Errorf("peerjs: send to %s: %w: %v", c.peer, ErrClosed, err)
+		}
+	}
+	c.stats.sent.Add(1)
+	return nil
+}
+
+// Close closes the connection (as PeerJS's conn.close(): no message, the
+// remote sees the channel close).
+func (c *DataConn) Close() error {
+	c.closeWith(ErrClosed)
+	return nil
+}
+
+// CloseGracefully sends PeerJS's polite close message first (conn.close({flush:true})
+// on the remote makes it close its side), then closes.
+func (c *DataConn) CloseGracefully() error {
+	c.mu.Lock()
+	dc := c.dc
+	c.mu.Unlock()
+	if dc != nil && c.isOpen() {
+		c.sendMu.Lock()
+		frames, err := c.enc.EncodeClose()
+		if err == nil {
+			err = c.sendFrames(dc, frames)
+		}
+		c.sendMu.Unlock()
+		if err != nil && !errors.Is(err, serial.ErrUnsupportedType) {
+			c.log.Debug("polite close not sent", zap.Error(err))
+		}
+	}
+	return c.Close()
+}
+
+func (c *DataConn) closeWith(why error) {
+	c.closeOnce.Do(func() {
+		c.err = why
+		close(c.done)
+		c.route.Close()
+		c.p.forget(c)
+		c.mu.Lock()
+		dc := c.dc
+		c.mu.Unlock()
+		if dc != nil {
+			_ = dc.Close()
+		}
+		_ = c.pc.Close()
+		c.log.Debug("connection closed", zap.Error(why))
+	})
+}
+
+// attach wires the data channel: ours when dialing, the remote's when accepting.
+func (c *DataConn) attach(dc *webrtc.DataChannel) {
+	c.mu.Lock()
+	if c.dc != nil {
+		c.mu.Unlock()
+		// PeerJS opens exactly one channel per data connection; ignore extras.
+		c.log.Warn("ignoring extra data channel", zap.String("label", dc.Label()))
+		return
+	}
+	c.dc = dc
+	c.mu.Unlock()
+	dc.OnOpen(func() {
+		if c.open.CompareAndSwap(false, true) {
+			close(c.opened)
+			c.log.Info("data connection open", zap.String("serialization", c.serialization), zap.Bool("reliable", c.reliable))
+		}
+	})
+	dc.OnClose(func() { go c.closeWith(fmt.Errorf("%w: channel closed by remote", ErrClosed)) })
+	dc.OnMessage(c.onMessage)
+}
+
+// onMessage decodes one frame. It runs on pion's read goroutine and never
+// blocks it: a value the consumer has no room for is dropped and counted.
+func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
+	c.decMu.Lock()
+	v, ok, err := c.dec.Decode(serial.Frame{Data: m.Data, Text: m.IsString})
+	c.decMu.Unlock()
+	if err != nil {
+		c.stats.malformed.Add(1)
+		c.log.Warn("dropping undecodable message", zap.Int("bytes", len(m.Data)), zap.Error(err))
+	}
+	if !ok {
+		return
+	}
+	if _, isClose := v.(serial.CloseRequest); isClose {
+		go c.closeWith(fmt.Errorf("%w: remote closed politely", ErrClosed))
+		return
+	}
+	select {
+	case c.recv <- v:
+		c.stats.received.Add(1)
+	default:
+		c.stats.dropped.Add(1)
+		c.log.Warn("receiver lagging; dropping message")
+	}
+}
+
+// negotiate applies the remote's ANSWER and trickled candidates.
+func (c *DataConn) negotiate() {
+	var early []webrtc.ICECandidateInit
+	for {
+		select {
+		case <-c.done:
+			return
+		case m, ok := <-c.route.C():
+			if !ok {
+				return
+			}
+			switch m.Type {
+			case signaling.TypeAnswer:
+				var a signaling.AnswerPayload
+				if !c.originator || c.remoteSet || json.Unmarshal(m.Payload, &a) != nil {
+					c.log.Warn("ignoring unexpected ANSWER")
+					continue
+				}
+				if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: a.SDP.SDP}); err != nil {
+					c.closeWith(fmt.Errorf("%w: set answer: %v", ErrNegotiation, err))
+					return
+				}
+				c.remoteSet = true
+				for _, cand := range early {
+					c.addCandidate(cand)
+				}
+				early = nil
+			case signaling.TypeCandidate:
+				var p signaling.CandidatePayload
+				if json.Unmarshal(m.Payload, &p) != nil || p.Candidate.Candidate == "" {
+					c.log.Debug("ignoring malformed CANDIDATE")
+					continue
+				}
+				cand := webrtc.ICECandidateInit{Candidate: p.Candidate.Candidate, SDPMid: p.Candidate.SDPMid,
+					SDPMLineIndex: p.Candidate.SDPMLineIndex, UsernameFragment: p.Candidate.UsernameFragment}
+				if !c.remoteSet {
+					if len(early) < maxEarlyCandidates {
+						early = append(early, cand)
+					}
+					continue
+				}
+				c.addCandidate(cand)
+			}
+		}
+	}
+}
+
+func (c *DataConn) addCandidate(cand webrtc.ICECandidateInit) {
+	if err := c.pc.AddICECandidate(cand); err != nil {
+		// A bad candidate is the remote's problem; others may still work.
+		c.log.Debug("ignoring unusable ICE candidate", zap.String("candidate", cand.Candidate), zap.Error(err))
+	}
+}

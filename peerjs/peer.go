@@ -1,0 +1,411 @@
+// Package peerjs is a Go peer that the PeerJS browser client (peerjs 1.5.4)
+// and the PeerServer take for one of their own: it registers through package
+// signaling, dials and accepts PeerJS data connections in every serialization
+// PeerJS negotiates, and hands media OFFERs to whoever handles media.
+package peerjs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/p2plive/p2plive-node/peerjs/serial"
+	"github.com/p2plive/p2plive-node/signaling"
+)
+
+// Config configures a Peer.
+type Config struct {
+	Signaling signaling.Config
+	// API is the pion API for every connection; nil builds one with NewAPI.
+	API *webrtc.API
+	// ICEServers; nil means DefaultICEServers (as `new Peer()`), empty means none.
+	ICEServers []webrtc.ICEServer
+	// Serial bounds decoding (largest message, chunked messages in flight).
+	Serial serial.Options
+	// OpenTimeout bounds how long a connection may take to open; 0 means 30 s.
+	OpenTimeout time.Duration
+	// RecvQueue is how many decoded values may wait per connection; 0 means 1024.
+	RecvQueue int
+	// OnCall receives media OFFERs (the media layer plugs in here). Nil: calls
+	// are logged and left unanswered, which PeerJS callers see as a call that never connects.
+	OnCall func(MediaOffer)
+	Logger *zap.Logger
+}
+
+// MediaOffer is a PeerJS media call (`peer.call`) made to us.
+type MediaOffer struct {
+	Peer         string
+	ConnectionID string
+	SDP          webrtc.SessionDescription
+	Metadata     json.RawMessage
+}
+
+// acceptQueue bounds opened incoming connections nobody has accepted yet.
+const acceptQueue = 64
+
+// Peer is our PeerJS identity: one signaling session and its connections.
+type Peer struct {
+	cfg Config
+	log *zap.Logger
+	sig *signaling.Client
+	api *webrtc.API
+
+	accepted chan *DataConn
+
+	mu    sync.Mutex // guards conns
+	conns map[string]map[string]*DataConn
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New registers with the PeerServer and starts serving connections.
+func New(ctx context.Context, cfg Config) (*Peer, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.OpenTimeout <= 0 {
+		cfg.OpenTimeout = 30 * time.Second
+	}
+	if cfg.RecvQueue <= 0 {
+		cfg.RecvQueue = 1024
+	}
+	if cfg.ICEServers == nil {
+		cfg.ICEServers = DefaultICEServers()
+	}
+	api := cfg.API
+	if api == nil {
+		var err error
+		if api, err = NewAPI(APIOptions{Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Signaling.Logger == nil {
+		cfg.Signaling.Logger = cfg.Logger.Named("signaling")
+	}
+	sig, err := signaling.Connect(ctx, cfg.Signaling)
+	if err != nil {
+		return nil, err
+	}
+	p := &Peer{
+		cfg:      cfg,
+		log:      cfg.Logger.With(zap.String("self", sig.ID())),
+		sig:      sig,
+		api:      api,
+		accepted: make(chan *DataConn, acceptQueue),
+		conns:    map[string]map[string]*DataConn{},
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.wg.Add(1)
+	go p.run()
+	return p, nil
+}
+
+// ID is our peer id.
+func (p *Peer) ID() string { return p.sig.ID() }
+
+// Signaling exposes the session (state, stats) for logs and tests.
+func (p *Peer) Signaling() *signaling.Client { return p.sig }
+
+// API is the pion API connections use (the media layer builds calls with it).
+func (p *Peer) API() *webrtc.API { return p.api }
+
+// Done is closed when the peer can no longer signal (closed, or a fatal
+// server verdict); established connections may still be up.
+func (p *Peer) Done() <-chan struct{} { return p.sig.Done() }
+
+// Accept returns the next incoming data connection, once it is open.
+func (p *Peer) Accept(ctx context.Context) (*DataConn, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.ctx.Done():
+		return nil, ErrClosed
+	case c := <-p.accepted:
+		return c, nil
+	}
+}
+
+// Close closes every connection and the signaling session.
+func (p *Peer) Close() error {
+	p.cancel()
+	err := p.sig.Close()
+	p.mu.Lock()
+	var all []*DataConn
+	for _, m := range p.conns {
+		for _, c := range m {
+			all = append(all, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range all {
+		c.closeWith(ErrClosed)
+	}
+	p.wg.Wait()
+	for {
+		select {
+		case c := <-p.accepted:
+			c.closeWith(ErrClosed)
+		default:
+			return err
+		}
+	}
+}
+
+// run handles the peer-level server messages: OFFER, LEAVE, EXPIRE.
+func (p *Peer) run() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case m, ok := <-p.sig.Incoming():
+			if !ok {
+				return
+			}
+			switch m.Type {
+			case signaling.TypeOffer:
+				p.handleOffer(m)
+			case signaling.TypeLeave:
+				p.log.Info("peer left", zap.String("peer", m.Src))
+				p.closePeer(m.Src, ErrRemoteLeft, false)
+			case signaling.TypeExpire:
+				p.log.Info("offer expired: peer unavailable", zap.String("peer", m.Src))
+				p.closePeer(m.Src, ErrPeerUnavailable, true)
+			}
+		}
+	}
+}
+
+// closePeer closes the connections with peer (only those not yet open when
+// pendingOnly: EXPIRE is about offers, not established channels).
+func (p *Peer) closePeer(peer string, why error, pendingOnly bool) {
+	p.mu.Lock()
+	var victims []*DataConn
+	for _, c := range p.conns[peer] {
+		if !pendingOnly || !c.isOpen() {
+			victims = append(victims, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range victims {
+		c.closeWith(why)
+	}
+}
+
+func (p *Peer) handleOffer(m signaling.Message) {
+	var o signaling.OfferPayload
+	if err := json.Unmarshal(m.Payload, &o); err != nil || o.ConnectionID == "" || o.SDP.SDP == "" {
+		p.log.Warn("dropping malformed OFFER", zap.String("peer", m.Src), zap.Error(err))
+		return
+	}
+	switch o.Type {
+	case signaling.ConnMedia:
+		offer := MediaOffer{Peer: m.Src, ConnectionID: o.ConnectionID, Metadata: o.Metadata,
+			SDP: webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP.SDP}}
+		if p.cfg.OnCall == nil {
+			p.log.Info("media call not handled by this node", zap.String("peer", m.Src), zap.String("conn", o.ConnectionID))
+			return
+		}
+		p.cfg.OnCall(offer)
+	case signaling.ConnData:
+		if err := p.accept(m.Src, o); err != nil {
+			p.log.Warn("refusing data connection", zap.String("peer", m.Src), zap.String("conn", o.ConnectionID), zap.Error(err))
+		}
+	default:
+		p.log.Warn("dropping OFFER of unknown connection type", zap.String("peer", m.Src), zap.String("type", string(o.Type)))
+	}
+}
+
+// ConnectOptions are the options of `peer.connect(id, options)`. The zero
+// value is what the P2P-Live-web pages use: binary, unordered, no metadata.
+type ConnectOptions struct {
+	Label         string          // default: the connection id
+	Serialization string          // default "binary"
+	Reliable      bool            // true: ordered channel
+	Metadata      json.RawMessage // any JSON, passed to the remote in the OFFER
+}
+
+// Connect dials a data connection to peer, as `peer.connect` does, and waits
+// until it is open.
+func (p *Peer) Connect(ctx context.Context, peer string, o ConnectOptions) (*DataConn, error) {
+	if o.Serialization == "" || o.Serialization == "default" {
+		o.Serialization = "binary"
+	}
+	connID := "dc_" + signaling.RandomToken()
+	if o.Label == "" {
+		o.Label = connID
+	}
+	c, err := p.newConn(peer, connID, o.Label, o.Serialization, o.Reliable, o.Metadata, true)
+	if err != nil {
+		return nil, err
+	}
+	ordered := o.Reliable
+	dc, err := c.pc.CreateDataChannel(o.Label, &webrtc.DataChannelInit{Ordered: &ordered})
+	if err != nil {
+		c.closeWith(fmt.Errorf("%w: create data channel: %v", ErrNegotiation, err))
+		return nil, c.Err()
+	}
+	c.attach(dc)
+	offer, err := c.pc.CreateOffer(nil)
+	if err == nil {
+		err = c.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		c.closeWith(fmt.Errorf("%w: offer: %v", ErrNegotiation, err))
+		return nil, c.Err()
+	}
+	err = p.sig.SendPayload(signaling.TypeOffer, peer, signaling.OfferPayload{
+		SDP:           signaling.SessionDescription{Type: "offer", SDP: offer.SDP},
+		Type:          signaling.ConnData,
+		ConnectionID:  connID,
+		Metadata:      o.Metadata,
+		Label:         o.Label,
+		Reliable:      o.Reliable,
+		Serialization: o.Serialization,
+	})
+	if err != nil {
+		c.closeWith(err)
+		return nil, err
+	}
+	go c.negotiate()
+	select {
+	case <-c.opened:
+		return c, nil
+	case <-c.done:
+		return nil, c.Err()
+	case <-ctx.Done():
+		c.closeWith(ctx.Err())
+		return nil, ctx.Err()
+	}
+}
+
+// accept answers a data OFFER.
+func (p *Peer) accept(peer string, o signaling.OfferPayload) error {
+	label := o.Label
+	if label == "" {
+		label = o.ConnectionID
+	}
+	c, err := p.newConn(peer, o.ConnectionID, label, o.Serialization, o.Reliable, o.Metadata, false)
+	if err != nil {
+		return err
+	}
+	c.pc.OnDataChannel(func(dc *webrtc.DataChannel) { c.attach(dc) })
+	err = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP.SDP})
+	var answer webrtc.SessionDescription
+	if err == nil {
+		answer, err = c.pc.CreateAnswer(nil)
+	}
+	if err == nil {
+		err = c.pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		c.closeWith(fmt.Errorf("%w: answer: %v", ErrNegotiation, err))
+		return c.Err()
+	}
+	c.remoteSet = true
+	if err := p.sig.SendPayload(signaling.TypeAnswer, peer, signaling.AnswerPayload{
+		SDP:          signaling.SessionDescription{Type: "answer", SDP: answer.SDP},
+		Type:         signaling.ConnData,
+		ConnectionID: o.ConnectionID,
+	}); err != nil {
+		c.closeWith(err)
+		return err
+	}
+	go c.negotiate()
+	go func() {
+		select {
+		case <-c.opened:
+		case <-c.done:
+			return
+		}
+		select {
+		case p.accepted <- c:
+		default:
+			p.log.Warn("too many unaccepted connections; closing", zap.String("peer", peer))
+			c.closeWith(ErrClosed)
+		}
+	}()
+	return nil
+}
+
+// newConn builds the connection object and its RTCPeerConnection and
+// registers it; the caller completes the offer or answer.
+func (p *Peer) newConn(peer, connID, label, serialization string, reliable bool, metadata json.RawMessage, originator bool) (*DataConn, error) {
+	enc, err := serial.New(serialization, p.cfg.Serial)
+	if err != nil {
+		return nil, err
+	}
+	dec, _ := serial.New(serialization, p.cfg.Serial)
+	pc, err := p.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.cfg.ICEServers})
+	if err != nil {
+		return nil, fmt.Errorf("%w: new peer connection: %v", ErrNegotiation, err)
+	}
+	c := &DataConn{
+		p: p, peer: peer, id: connID, label: label, serialization: enc.Name(),
+		reliable: reliable, metadata: metadata, originator: originator,
+		log:    p.log.With(zap.String("peer", peer), zap.String("conn", connID)),
+		pc:     pc,
+		enc:    enc,
+		dec:    dec,
+		recv:   make(chan any, p.cfg.RecvQueue),
+		opened: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	c.route = p.sig.Route(peer, connID)
+	p.mu.Lock()
+	if p.conns[peer] == nil {
+		p.conns[peer] = map[string]*DataConn{}
+	}
+	old := p.conns[peer][connID]
+	p.conns[peer][connID] = c
+	p.mu.Unlock()
+	if old != nil {
+		// PeerJS: an OFFER for an existing connection id replaces it.
+		old.closeWith(fmt.Errorf("%w: replaced by a new offer", ErrClosed))
+	}
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		init := cand.ToJSON()
+		if err := p.sig.SendPayload(signaling.TypeCandidate, peer, signaling.CandidatePayload{
+			Candidate: signaling.ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid,
+				SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment},
+			Type:         signaling.ConnData,
+			ConnectionID: connID,
+		}); err != nil {
+			c.log.Warn("cannot send ICE candidate", zap.Error(err))
+		}
+	})
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		c.log.Debug("ice state", zap.Stringer("state", s))
+		// PeerJS closes on failed/closed only; disconnected may recover.
+		if s == webrtc.ICEConnectionStateFailed || s == webrtc.ICEConnectionStateClosed {
+			go c.closeWith(fmt.Errorf("%w: ice %s", ErrClosed, s))
+		}
+	})
+	time.AfterFunc(p.cfg.OpenTimeout, func() {
+		if !c.isOpen() {
+			c.closeWith(ErrOpenTimeout)
+		}
+	})
+	return c, nil
+}
+
+func (p *Peer) forget(c *DataConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m := p.conns[c.peer]; m != nil && m[c.id] == c {
+		delete(m, c.id)
+		if len(m) == 0 {
+			delete(p.conns, c.peer)
+		}
+	}
+}
