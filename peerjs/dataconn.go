@@ -68,6 +68,9 @@ type ConnStats struct {
 	Dropped   uint64 // values dropped because Recv lagged
 	Malformed uint64 // frames that failed to decode
 	Sent      uint64 // values sent
+	// Reordered counts chunk pieces that arrived after a higher-numbered
+	// piece of the same message (binary serialization only).
+	Reordered uint64
 }
 
 // Peer is the remote peer id.
@@ -108,7 +111,16 @@ func (c *DataConn) Stats() ConnStats {
 		Dropped:   c.stats.dropped.Load(),
 		Malformed: c.stats.malformed.Load(),
 		Sent:      c.stats.sent.Load(),
+		Reordered: c.reordered(),
 	}
+}
+
+func (c *DataConn) reordered() uint64 {
+	r, ok := c.dec.(serial.Reorderer)
+	if !ok {
+		return 0
+	}
+	return r.Reordered()
 }
 
 func (c *DataConn) isOpen() bool { return c.open.Load() }
