@@ -44,7 +44,7 @@ func TestValidID(t *testing.T) {
 	for id, want := range map[string]bool{
 		"P2P-Live-Web-Default-ID": true, "P2P-Live-Web-default-Id": true, "a": true, "a b_c-d": true,
 		"3f1c2b9e-8a4d-4c1e-9b7a-0d2e5f6a7b8c": true,
-		"": false, "-a": false, "a-": false, "a--b": false, "a  b": false, "héllo": false, "a.b": false,
+		"":                                     false, "-a": false, "a-": false, "a--b": false, "a  b": false, "héllo": false, "a.b": false,
 	} {
 		if got := ValidID(id); got != want {
 			t.Errorf("ValidID(%q) = %v", id, got)
