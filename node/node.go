@@ -4,16 +4,16 @@
 package node
 
 import (
-	"context"
-	"errors"
-	"fmt"
+	"os"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
 	"github.com/p2plive/p2plive-node/peerjs"
+	"github.com/p2plive/p2plive-node/peerjs/serial"
 	"github.com/p2plive/p2plive-node/signaling"
+	"github.com/p2plive/p2plive-node/tree"
 )
 
 // Config is everything a node needs, filled once by cmd from flags and env.
@@ -25,7 +25,14 @@ type Config struct {
 	ICEServers []webrtc.ICEServer
 	// Parent to join under (join).
 	Parent string
-	Logger *zap.Logger
+	// Relay tunes the relay (join).
+	Relay RelayConfig
+	// Root tunes the index root (root).
+	Root RootConfig
+	// MaxMessageSize is the largest message accepted from a peer; 0 means
+	// DefaultMaxMessageSize.
+	MaxMessageSize int
+	Logger         *zap.Logger
 	// Ready, if set, is called once the node is registered and serving (sd_notify).
 	Ready func()
 }
@@ -43,12 +50,57 @@ func (c Config) peerConfig() (peerjs.Config, error) {
 	if err != nil {
 		return peerjs.Config{}, err
 	}
+	size := c.MaxMessageSize
+	if size <= 0 {
+		size = DefaultMaxMessageSize
+	}
 	return peerjs.Config{
 		Signaling:  signaling.Config{Server: c.Server, ID: c.ID, Logger: log.Named("signaling")},
 		API:        api,
 		ICEServers: c.ICEServers,
+		Serial:     serial.Options{MaxMessageSize: size},
 		Logger:     log.Named("peer"),
 	}, nil
+}
+
+// DefaultMaxMessageSize fits the pages' largest message: a chat with a
+// 1 MiB image and a 1 MiB avatar as data URLs (~2.8 MB), with room to spare.
+const DefaultMaxMessageSize = 3 << 20
+
+// RelayConfig tunes a relay node.
+type RelayConfig struct {
+	// Name is our display name in the tree; empty means DefaultName().
+	Name string
+	// MaxChildren caps children; 0 means unlimited.
+	MaxChildren int
+	// RateLimit (messages/s) and RateBurst per child; 0 means tree's defaults.
+	RateLimit float64
+	RateBurst int
+	// Greeting chooses the greeting's provisional mark (A/B or C style).
+	Greeting tree.GreetingStyle
+}
+
+// RootConfig tunes the index root.
+type RootConfig struct {
+	// IDs to claim, one index per id; empty means DefaultRootIDs.
+	IDs []string
+	// Wait keeps retrying while an id is taken instead of failing.
+	Wait bool
+	// RoomTimeout drops a room whose host has been unreachable this long.
+	RoomTimeout time.Duration
+}
+
+// DefaultRootIDs is the index id of the current pages (generations B and C,
+// since 2024-12). Generation A used "P2P-Live-Web-default-Id".
+var DefaultRootIDs = []string{"P2P-Live-Web-Default-ID"}
+
+// DefaultName is a readable display name: "p2plive-node@<host name>".
+func DefaultName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "p2plive-node"
+	}
+	return "p2plive-node@" + h
 }
 
 // parentRetry bounds how fast we re-dial a parent that refused or dropped us.
@@ -56,110 +108,3 @@ const (
 	parentRetryMin = 500 * time.Millisecond
 	parentRetryMax = 15 * time.Second
 )
-
-// RunJoin registers, holds a data connection to cfg.Parent (re-dialing it
-// when it drops), accepts incoming data connections, and logs every message
-// until ctx ends. Registration errors (id taken, bad key, server unreachable)
-// are returned at once.
-func RunJoin(ctx context.Context, cfg Config) error {
-	if cfg.Parent == "" {
-		return errors.New("join: no parent id")
-	}
-	if !signaling.ValidID(cfg.Parent) {
-		return fmt.Errorf("join: parent %q: %w", cfg.Parent, signaling.ErrInvalidID)
-	}
-	log := cfg.logger()
-	pcfg, err := cfg.peerConfig()
-	if err != nil {
-		return err
-	}
-	p, err := peerjs.New(ctx, pcfg)
-	if err != nil {
-		return fmt.Errorf("register with %s: %w", cfg.Server, err)
-	}
-	defer p.Close()
-	log = log.With(zap.String("self", p.ID()))
-	log.Info("node registered", zap.String("id", p.ID()), zap.Stringer("server", cfg.Server), zap.String("parent", cfg.Parent))
-	if cfg.Ready != nil {
-		cfg.Ready()
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{}, 2)
-	go func() { holdParent(ctx, p, cfg.Parent, log); done <- struct{}{} }()
-	go func() { acceptLoop(ctx, p, log); done <- struct{}{} }()
-	select {
-	case <-ctx.Done():
-	case <-p.Done():
-		if err := p.Signaling().Err(); err != nil {
-			cancel()
-			<-done
-			<-done
-			return fmt.Errorf("peer server session ended: %w", err)
-		}
-	}
-	cancel()
-	<-done
-	<-done
-	log.Info("node stopped")
-	return nil
-}
-
-// holdParent keeps one data connection to the parent open.
-func holdParent(ctx context.Context, p *peerjs.Peer, parent string, log *zap.Logger) {
-	log = log.With(zap.String("parent", parent))
-	delay := parentRetryMin
-	for ctx.Err() == nil {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		c, err := p.Connect(dctx, parent, peerjs.ConnectOptions{})
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("cannot connect to parent; retrying", zap.Duration("in", delay), zap.Error(err))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(delay*2, parentRetryMax)
-			continue
-		}
-		delay = parentRetryMin
-		log.Info("connected to parent", zap.String("conn", c.ConnectionID()))
-		readLoop(ctx, c, log.With(zap.String("role", "parent")))
-		c.Close()
-	}
-}
-
-func acceptLoop(ctx context.Context, p *peerjs.Peer, log *zap.Logger) {
-	for {
-		c, err := p.Accept(ctx)
-		if err != nil {
-			return
-		}
-		l := log.With(zap.String("role", "incoming"), zap.String("peer", c.Peer()), zap.String("conn", c.ConnectionID()))
-		l.Info("accepted data connection", zap.String("serialization", c.Serialization()), zap.Bool("reliable", c.Reliable()), zap.String("label", c.Label()))
-		go func() {
-			readLoop(ctx, c, l)
-			c.Close()
-		}()
-	}
-}
-
-// readLoop logs every decoded message of c until it closes or ctx ends.
-// (The tree layer replaces the logging with routing.)
-func readLoop(ctx context.Context, c *peerjs.DataConn, log *zap.Logger) {
-	for {
-		v, err := c.Recv(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Info("data connection closed", zap.Error(err), zap.Any("stats", c.Stats()))
-			}
-			return
-		}
-		log.Info("message", zap.String("value", peerjs.Describe(v, 512)))
-	}
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"github.com/p2plive/p2plive-node/peerjs/binarypack"
 	"github.com/p2plive/p2plive-node/peerjs/serial"
 	"github.com/p2plive/p2plive-node/signaling"
 )
@@ -58,8 +59,9 @@ type DataConn struct {
 	err       error // set before done is closed
 
 	stats struct {
-		received, dropped, malformed, sent atomic.Uint64
+		received, dropped, malformed, tooBig, sent atomic.Uint64
 	}
+	loggedTooBig, loggedMalformed atomic.Bool // each kind is logged once, counted always
 }
 
 // ConnStats counts a connection's traffic and rejects.
@@ -67,6 +69,7 @@ type ConnStats struct {
 	Received  uint64 // whole values delivered to Recv
 	Dropped   uint64 // values dropped because Recv lagged
 	Malformed uint64 // frames that failed to decode
+	TooBig    uint64 // messages over the size limit
 	Sent      uint64 // values sent
 	// Reordered counts chunk pieces that arrived after a higher-numbered
 	// piece of the same message (binary serialization only).
@@ -110,6 +113,7 @@ func (c *DataConn) Stats() ConnStats {
 		Received:  c.stats.received.Load(),
 		Dropped:   c.stats.dropped.Load(),
 		Malformed: c.stats.malformed.Load(),
+		TooBig:    c.stats.tooBig.Load(),
 		Sent:      c.stats.sent.Load(),
 		Reordered: c.reordered(),
 	}
@@ -124,6 +128,17 @@ func (c *DataConn) reordered() uint64 {
 }
 
 func (c *DataConn) isOpen() bool { return c.open.Load() }
+
+// Connected reports whether the transport is up now (ICE connected or
+// completed). It goes false within seconds of the remote vanishing, long
+// before ICE gives up and the channel closes.
+func (c *DataConn) Connected() bool {
+	switch c.pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
+		return true
+	}
+	return false
+}
 
 // Recv returns the next received value. After the connection closes, values
 // already received are still returned, then the close reason.
@@ -170,6 +185,44 @@ func (c *DataConn) Send(v any) error {
 		return fmt.Errorf("peerjs: send to %s: %w", c.peer, err)
 	}
 	return c.sendFrames(dc, frames)
+}
+
+// Outgoing is one value to be sent on many connections: it is packed for
+// binary connections at most once, on first use.
+type Outgoing struct {
+	V      any
+	once   sync.Once
+	packed []byte
+	err    error
+}
+
+// NewOutgoing wraps v for SendOutgoing.
+func NewOutgoing(v any) *Outgoing { return &Outgoing{V: v} }
+
+func (o *Outgoing) pack() ([]byte, error) {
+	o.once.Do(func() { o.packed, o.err = binarypack.Pack(o.V) })
+	return o.packed, o.err
+}
+
+// SendOutgoing is Send for a value shared by many connections.
+func (c *DataConn) SendOutgoing(o *Outgoing) error {
+	pe, ok := c.enc.(serial.PackedEncoder)
+	if !ok {
+		return c.Send(o.V)
+	}
+	c.mu.Lock()
+	dc := c.dc
+	c.mu.Unlock()
+	if dc == nil || !c.isOpen() {
+		return c.Send(o.V) // reports the right error
+	}
+	b, err := o.pack()
+	if err != nil {
+		return fmt.Errorf("peerjs: send to %s: %w", c.peer, err)
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.sendFrames(dc, pe.EncodePacked(b))
 }
 
 func (c *DataConn) sendFrames(dc *webrtc.DataChannel, frames []serial.Frame) error {
@@ -267,8 +320,14 @@ func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 	v, ok, err := c.dec.Decode(serial.Frame{Data: m.Data, Text: m.IsString})
 	c.decMu.Unlock()
 	if err != nil {
-		c.stats.malformed.Add(1)
-		c.log.Warn("dropping undecodable message", zap.Int("bytes", len(m.Data)), zap.Error(err))
+		counter, logged := &c.stats.malformed, &c.loggedMalformed
+		if errors.Is(err, serial.ErrMessageTooBig) {
+			counter, logged = &c.stats.tooBig, &c.loggedTooBig
+		}
+		counter.Add(1)
+		if !logged.Swap(true) {
+			c.log.Warn("dropping undecodable message (further ones are only counted)", zap.Int("bytes", len(m.Data)), zap.Error(err))
+		}
 	}
 	if !ok {
 		return
@@ -281,8 +340,9 @@ func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 	case c.recv <- v:
 		c.stats.received.Add(1)
 	default:
-		c.stats.dropped.Add(1)
-		c.log.Warn("receiver lagging; dropping message")
+		if c.stats.dropped.Add(1) == 1 {
+			c.log.Warn("receiver lagging; dropping messages (counted from now on)")
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/p2plive/p2plive-node/internal/testrig"
 	"github.com/p2plive/p2plive-node/peerjs"
@@ -43,7 +42,7 @@ func newGoPeer(t *testing.T, ps *testrig.PeerServer, id string) *peerjs.Peer {
 	p, err := peerjs.New(ctx, peerjs.Config{
 		Signaling:  signaling.Config{Server: server(ps), ID: id, BackoffMax: time.Second},
 		ICEServers: []webrtc.ICEServer{}, // loopback only: no STUN/TURN in tests
-		Logger:     zaptest.NewLogger(t).Named("go"),
+		Logger:     testrig.Logger(t).Named("go"),
 	})
 	if err != nil {
 		t.Fatalf("go peer: %v", err)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/pion/webrtc/v4"
@@ -16,6 +18,7 @@ import (
 	"github.com/p2plive/p2plive-node/node"
 	"github.com/p2plive/p2plive-node/peerjs"
 	"github.com/p2plive/p2plive-node/signaling"
+	"github.com/p2plive/p2plive-node/tree"
 )
 
 // envPrefix: every flag --foo-bar can also be set as P2PLIVE_FOO_BAR.
@@ -23,12 +26,13 @@ const envPrefix = "P2PLIVE_"
 
 // commonFlags are the flags every networked command shares.
 type commonFlags struct {
-	server    string
-	key       string
-	id        string
-	ice       []string
-	logLevel  string
-	logFormat string
+	server     string
+	key        string
+	id         string
+	ice        []string
+	logLevel   string
+	logFormat  string
+	maxMessage int
 }
 
 func newRootCmd() *cobra.Command {
@@ -46,15 +50,15 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 	pf := root.PersistentFlags()
 	pf.StringVar(&cf.server, "server", signaling.DefaultServerURL, "PeerServer URL (scheme, host, port, path), like the PeerJS client options")
 	pf.StringVar(&cf.key, "key", signaling.DefaultKey, "PeerServer API key")
-	pf.StringVar(&cf.id, "id", "", "peer id to claim (default: assigned by the server, like the browser)")
 	pf.StringSliceVar(&cf.ice, "ice", defaultICE(), `ICE server URLs; TURN credentials as turn:user:pass@host:port; "none" for host candidates only`)
 	pf.StringVar(&cf.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&cf.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
+	pf.IntVar(&cf.maxMessage, "max-message-size", node.DefaultMaxMessageSize, "largest message accepted from a peer, in bytes")
 
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		return applyEnv(cmd.Flags())
 	}
-	root.AddCommand(newJoinCmd(&cf), newVersionCmd())
+	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newVersionCmd())
 	return root
 }
 
@@ -111,7 +115,10 @@ func (cf *commonFlags) nodeConfig() (node.Config, error) {
 	if err != nil {
 		return cfg, usageError{err}
 	}
-	cfg = node.Config{Server: srv, ID: cf.id, ICEServers: ice, Logger: log, Ready: notifyReady(log)}
+	if cf.maxMessage < 64<<10 {
+		return cfg, usageError{fmt.Errorf("--max-message-size %d: at least 65536", cf.maxMessage)}
+	}
+	cfg = node.Config{Server: srv, ID: cf.id, ICEServers: ice, Logger: log, Ready: notifyReady(log), MaxMessageSize: cf.maxMessage}
 	return cfg, nil
 }
 
@@ -204,29 +211,119 @@ func newLogger(level, format string) (*zap.Logger, error) {
 }
 
 func newJoinCmd(cf *commonFlags) *cobra.Command {
-	var parent string
+	var (
+		parent   string
+		asRoot   bool
+		rc       node.RelayConfig
+		greeting string
+		rf       rootFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "join --parent <id>",
-		Short: "Join a tree under a parent peer",
-		Args:  cobra.NoArgs,
+		Short: "Join a tree under a parent peer and relay it",
+		Long: `join registers with the PeerServer, connects to the parent, and relays the
+P2P-Live-web tree protocol: it greets and records children, reports its
+subtree up, floods chat once in each direction, and passes room maps down.
+"join --root" is the same as the root command.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cf.nodeConfig()
-			if err != nil {
-				return err
+			if asRoot {
+				if parent != "" {
+					return usageError{errors.New("join: --root and --parent exclude each other")}
+				}
+				if cf.id != "" {
+					rf.ids = append(rf.ids, cf.id)
+				}
+				return runRoot(cmd, cf, rf)
 			}
-			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
 			if parent == "" {
 				return usageError{fmt.Errorf("join: --parent is required")}
 			}
 			if !signaling.ValidID(parent) {
 				return usageError{fmt.Errorf("--parent %q: %w", parent, signaling.ErrInvalidID)}
 			}
+			switch greeting {
+			case "ab":
+				rc.Greeting = tree.GreetAB
+			case "c":
+				rc.Greeting = tree.GreetC
+			default:
+				return usageError{fmt.Errorf("--greeting %q: want ab or c", greeting)}
+			}
+			if rc.MaxChildren < 0 || rc.RateLimit < 0 || rc.RateBurst < 0 {
+				return usageError{errors.New("join: --max-children, --rate-limit and --rate-burst must not be negative")}
+			}
+			cfg, err := cf.nodeConfig()
+			if err != nil {
+				return err
+			}
+			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
 			cfg.Parent = parent
+			cfg.Relay = rc
 			return node.RunJoin(cmd.Context(), cfg)
 		},
 	}
-	cmd.Flags().StringVar(&parent, "parent", "", "peer id of the parent to join under")
+	f := cmd.Flags()
+	f.StringVar(&parent, "parent", "", "peer id of the parent to join under")
+	f.StringVar(&cf.id, "id", "", "peer id to claim (default: assigned by the server, like the browser)")
+	f.StringVar(&rc.Name, "name", node.DefaultName(), "display name shown in the room's tree")
+	f.IntVar(&rc.MaxChildren, "max-children", 0, "most children accepted; 0 means unlimited")
+	f.Float64Var(&rc.RateLimit, "rate-limit", 50, "messages per second accepted from each child")
+	f.IntVar(&rc.RateBurst, "rate-burst", 500, "messages a child may send at once above --rate-limit")
+	f.StringVar(&greeting, "greeting", "ab", `how the greeting marks the room map provisional: "ab" (members = -1, read as a map by every page generation) or "c" (mark = -1, as generation C relays do)`)
+	f.BoolVar(&asRoot, "root", false, "stand as the index root instead (same as the root command)")
+	rf.register(f, false)
 	return cmd
+}
+
+// rootFlags are the flags of the index root.
+type rootFlags struct {
+	ids         []string
+	wait        bool
+	roomTimeout time.Duration
+}
+
+func (rf *rootFlags) register(f *pflag.FlagSet, withID bool) {
+	if withID {
+		f.StringArrayVar(&rf.ids, "id", nil, "index id to claim; repeat to serve several page generations (default "+strings.Join(node.DefaultRootIDs, ",")+")")
+	}
+	f.BoolVar(&rf.wait, "wait", false, "keep retrying while the id is taken instead of failing")
+	f.DurationVar(&rf.roomTimeout, "room-timeout", 10*time.Second, "drop a room whose host has been unreachable this long")
+}
+
+func newRootIndexCmd(cf *commonFlags) *cobra.Command {
+	var rf rootFlags
+	cmd := &cobra.Command{
+		Use:   "root",
+		Short: "Stand as the always-on index root that keeps the list of live rooms",
+		Long: `root claims the index id the pages look for (P2P-Live-Web-Default-ID by
+default; generation A pages of 2024 use P2P-Live-Web-default-Id) and keeps the
+room list: hosts register their room maps, index pages receive the list.
+Repeat --id to serve several ids (one list each).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRoot(cmd, cf, rf) },
+	}
+	rf.register(cmd.Flags(), true)
+	return cmd
+}
+
+func runRoot(cmd *cobra.Command, cf *commonFlags, rf rootFlags) error {
+	for _, id := range rf.ids {
+		if !signaling.ValidID(id) {
+			return usageError{fmt.Errorf("--id %q: %w", id, signaling.ErrInvalidID)}
+		}
+	}
+	if rf.roomTimeout <= 0 {
+		return usageError{errors.New("--room-timeout must be positive")}
+	}
+	cfg, err := cf.nodeConfig()
+	if err != nil {
+		return err
+	}
+	defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
+	cfg.ID = ""
+	cfg.Root = node.RootConfig{IDs: rf.ids, Wait: rf.wait, RoomTimeout: rf.roomTimeout}
+	return node.RunRoot(cmd.Context(), cfg)
 }
 
 func newVersionCmd() *cobra.Command {

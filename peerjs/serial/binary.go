@@ -44,6 +44,14 @@ func (c *binaryCodec) Encode(v any) ([]Frame, error) {
 	return c.chunk(b), nil
 }
 
+// EncodePacked implements PackedEncoder.
+func (c *binaryCodec) EncodePacked(b []byte) []Frame {
+	if len(b) <= ChunkMTU {
+		return []Frame{{Data: b}}
+	}
+	return c.chunk(b)
+}
+
 // chunk cuts a packed message the way BinaryPackChunker.chunk does: pieces
 // of ChunkMTU bytes (the last one shorter), each wrapped in a map whose
 // keys come in PeerJS's order: __peerData, n, data, total.

@@ -101,3 +101,11 @@ func checkSize(f Frame, o Options) error {
 type Reorderer interface {
 	Reordered() uint64
 }
+
+// PackedEncoder is implemented by the binary codec: it frames a value
+// already packed with binarypack.Pack, so a message sent to many
+// connections is packed once (only the chunk ids differ per connection).
+// The frames may share memory with b.
+type PackedEncoder interface {
+	EncodePacked(b []byte) []Frame
+}

@@ -1,0 +1,162 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2plive/p2plive-node/peerjs"
+	"github.com/p2plive/p2plive-node/signaling"
+	"github.com/p2plive/p2plive-node/tree"
+)
+
+// rootTick is how often the index checks for unreachable hosts.
+const rootTick = time.Second
+
+// Bounds of the --wait retry while a root id is taken.
+const (
+	waitRetryMin = 2 * time.Second
+	waitRetryMax = 30 * time.Second
+)
+
+// RunRoot stands as the index root under every id of cfg.Root.IDs (one
+// independent room list per id: generations A and B/C use different ids and
+// never meet). An id that is taken fails at once, unless cfg.Root.Wait.
+func RunRoot(ctx context.Context, cfg Config) error {
+	ids := cfg.Root.IDs
+	if len(ids) == 0 {
+		ids = DefaultRootIDs
+	}
+	for _, id := range ids {
+		if !signaling.ValidID(id) {
+			return fmt.Errorf("root: id %q: %w", id, signaling.ErrInvalidID)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Claim every id first, so a taken id fails before anything serves.
+	peers := make([]*peerjs.Peer, len(ids))
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			peers[i], errs[i] = claim(ctx, cfg, id)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, p := range peers {
+			if p != nil {
+				p.Close()
+			}
+		}
+		return err
+	}
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+	runErrs := make([]error, len(ids))
+	for i, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.Close()
+			runErrs[i] = serveIndex(ctx, cfg, p)
+			cancel() // one index failing stops the daemon: systemd restarts it whole
+		}()
+	}
+	wg.Wait()
+	return errors.Join(runErrs...)
+}
+
+// claim registers id, retrying while it is taken if cfg.Root.Wait.
+func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
+	log := cfg.logger().With(zap.String("root", id))
+	pcfg, err := cfg.peerConfig()
+	if err != nil {
+		return nil, err
+	}
+	pcfg.Signaling.ID = id
+	delay := waitRetryMin
+	for {
+		p, err := peerjs.New(ctx, pcfg)
+		if err == nil {
+			log.Info("index root registered", zap.Stringer("server", cfg.Server))
+			return p, nil
+		}
+		if !cfg.Root.Wait || !errors.Is(err, signaling.ErrIDTaken) {
+			return nil, fmt.Errorf("root %q: %w", id, err)
+		}
+		log.Warn("root id is taken; waiting for it to be free", zap.Duration("retry_in", delay))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, waitRetryMax)
+	}
+}
+
+// serveIndex runs one index: the owner loop of a tree.Index.
+func serveIndex(ctx context.Context, cfg Config, p *peerjs.Peer) error {
+	log := cfg.logger().With(zap.String("root", p.ID()))
+	ix := tree.NewIndex(tree.IndexConfig{RoomTimeout: cfg.Root.RoomTimeout})
+	n := &relayNode{log: log, conns: map[tree.ConnID]*peerjs.DataConn{}, events: make(chan event, eventQueue)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { n.acceptLoop(ctx, p); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	tick := time.NewTicker(rootTick)
+	defer tick.Stop()
+	for {
+		var out []tree.Output
+		select {
+		case <-ctx.Done():
+			st := ix.Stats()
+			log.Info("index root stopping", zap.Int("rooms", len(ix.List())), zap.Uint64("sent", st.Forwarded))
+			return nil
+		case <-p.Done():
+			if err := p.Signaling().Err(); err != nil {
+				return fmt.Errorf("root %q: peer server session ended: %w", p.ID(), err)
+			}
+			return nil
+		case now := <-tick.C:
+			for id, c := range n.conns {
+				ix.LinkState(id, c.Connected(), now)
+			}
+			out = ix.Tick(now)
+			if len(out) > 0 {
+				log.Info("dropped rooms of unreachable hosts", zap.Int("rooms", len(ix.List())))
+			}
+		case e := <-n.events:
+			id := connID(e.conn)
+			switch e.kind {
+			case evOpen:
+				n.conns[id] = e.conn
+				out = ix.Opened(id, e.conn.Peer(), time.Now())
+			case evClosed:
+				delete(n.conns, id)
+				before := len(ix.List())
+				out = ix.Closed(id)
+				if after := len(ix.List()); after != before {
+					log.Info("room closed", zap.String("host", e.conn.Peer()), zap.Int("rooms", after))
+				}
+			case evMsg:
+				before := len(ix.List())
+				out = ix.Receive(id, e.v, time.Now())
+				if after := len(ix.List()); after != before {
+					log.Info("room registered", zap.String("host", e.conn.Peer()), zap.Int("rooms", after))
+				}
+			}
+		}
+		n.apply(out)
+	}
+}

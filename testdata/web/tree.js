@@ -1,0 +1,492 @@
+// A P2P-Live-web tree node for integration tests: our own small
+// implementation of the protocol described in shared/protocol/p2plive-web.md
+// (generation C where generations differ), on the real PeerJS client.
+// Go tests drive window.P over the DevTools protocol (internal/testrig).
+//
+// Roles (one per page):
+//   P.startHost(o)      room host: keeps its report ("childNodes") and the
+//                       room map, sends the map down and to the index root.
+//   P.startAudience(o)  audience/relay: joins o.parent, reports up, relays
+//                       room maps down and chat both ways.
+//   P.startIndex(o)     index client: connects to o.rootId, keeps the list.
+// o always carries the PeerServer options {host, port, path, key}.
+//
+// Values crossing CDP are "tagged values" as in peer.js: plain JSON plus
+// {"$bin": base64}, {"$undef": true} and, for received strings longer than
+// 4096 UTF-16 units, {"$bigstring": {len, sha256}} (len in UTF-16 units,
+// sha256 = hex SHA-256 of the UTF-8 bytes).
+//
+// Wire shapes (all JS arrays, BinaryPack, plain peer.connect(id)):
+//   report   [1, mark, count, [], ownId, name, [], (childId, childName, childReport)*]
+//            mark 1 = host's own report, 0 = audience report (sent up)
+//   room map [1, 1, memberIds, 0, title, summary, cover, hostId, hostName,
+//             hostReport, rootId, false]
+//   chat     [0, lastHop, name, text, image|null, icon]
+"use strict";
+
+(() => {
+	const BIG = 4096;
+	const MAX_LOG = 2000;
+	const utf8 = new TextEncoder();
+
+	// ---- makeString (same generator as peer.js / testrig.MakeString) ----
+	const ACCENTS = ["é", "è", "à", "ç", "ü", "ö", "ß", "ñ", "Å", "Ø"];
+	const WIDE = ["€", "中", "日", "語", "✓"];
+	const EMOJI = ["👋", "😀", "🎉", "🚀"];
+	function makeString(n, seed) {
+		let state = seed >>> 0;
+		const parts = [];
+		let len = 0;
+		while (len < n) {
+			state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+			const r = state >>> 24;
+			let c;
+			if (r < 150) c = String.fromCharCode(0x20 + (r % 95));
+			else if (r < 200) c = ACCENTS[r % 10];
+			else if (r < 230) c = WIDE[r % 5];
+			else c = n - len >= 2 ? EMOJI[r % 4] : "x";
+			parts.push(c);
+			len += c.length;
+		}
+		return parts.join("");
+	}
+
+	// ---- tagged values ----------------------------------------------------
+	function toBase64(bytes) {
+		let s = "";
+		for (let i = 0; i < bytes.length; i += 0x8000) {
+			s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+		}
+		return btoa(s);
+	}
+	function fromBase64(b64) {
+		const s = atob(b64);
+		const bytes = new Uint8Array(s.length);
+		for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+		return bytes;
+	}
+	async function sha256hex(bytes) {
+		const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+		return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+	}
+	async function digest(s) {
+		return { len: s.length, sha256: await sha256hex(utf8.encode(s)) };
+	}
+	function isTag(v, name) {
+		const keys = Object.keys(v);
+		return keys.length === 1 && keys[0] === name;
+	}
+	// decode: tagged value (from Go) -> JS value to send.
+	function decode(v) {
+		if (Array.isArray(v)) return v.map(decode);
+		if (v !== null && typeof v === "object") {
+			if (isTag(v, "$bin")) return fromBase64(v.$bin);
+			if (isTag(v, "$undef")) return undefined;
+			const o = {};
+			for (const [k, x] of Object.entries(v)) o[k] = decode(x);
+			return o;
+		}
+		return v;
+	}
+	// encode: JS value (received or stored) -> tagged value (for Go).
+	async function encode(v) {
+		if (v === undefined) return { $undef: true };
+		if (v === null || typeof v === "boolean" || typeof v === "number") return v;
+		if (typeof v === "string") return v.length > BIG ? { $bigstring: await digest(v) } : v;
+		if (v instanceof ArrayBuffer) return { $bin: toBase64(new Uint8Array(v)) };
+		if (ArrayBuffer.isView(v)) return { $bin: toBase64(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) };
+		if (v instanceof Blob) return { $bin: toBase64(new Uint8Array(await v.arrayBuffer())) };
+		if (Array.isArray(v)) return Promise.all(v.map(encode));
+		if (typeof v === "object") {
+			const o = {};
+			for (const [k, x] of Object.entries(v)) o[k] = await encode(x);
+			return o;
+		}
+		return { $unsupported: typeof v + ": " + String(v) };
+	}
+
+	// ---- state ------------------------------------------------------------
+	let role = null; // "host" | "audience" | "index"
+	let peer = null;
+	let ownId = null;
+	let name = null;
+	let parentConn = null; // audience: connection to the parent; index: to the root
+	let rootConn = null; // host: connection to the index root
+	const claimPeers = []; // peers made by tryClaim
+	const conns = new Set(); // every incoming connection (children and guests)
+	const children = new Map(); // registered child id -> connection (join order)
+	const triples = new Map(); // child id -> {name, report} (join order)
+	let room = null; // host: own map; audience: last complete map from the parent
+	let provisional = null; // audience: last non-authoritative map from the parent
+	let hostInfo = null; // host: {title, summary, cover, rootId}
+	let rooms = null; // index client: last list from the root
+	const chats = []; // received chats: Promise<{hop, name, text, image}>
+	const authored = []; // own chats: Promise<{name, text, image}>
+	const log = []; // every received value: {from, kind, msg}
+	const errors = [];
+	let parentClosed = false;
+
+	function errText(e) {
+		return (e && e.type ? e.type + ": " : "") + (e && e.message !== undefined ? e.message : String(e));
+	}
+	function sleep(ms) {
+		return new Promise((r) => setTimeout(r, ms));
+	}
+	function send(conn, msg) {
+		if (!conn || !conn.open) return false;
+		try {
+			const r = conn.send(msg);
+			if (r && typeof r.catch === "function") r.catch((e) => errors.push("send to " + conn.peer + ": " + errText(e)));
+			return true;
+		} catch (e) {
+			errors.push("send to " + conn.peer + ": " + errText(e));
+			return false;
+		}
+	}
+	function chatEntry(msg, hop) {
+		return (async () => ({
+			hop: await encode(hop),
+			name: await encode(msg[2]),
+			text: await encode(msg[3]),
+			image: await encode(msg[4]),
+		}))();
+	}
+
+	// ---- reports and the room map (§2) -----------------------------------
+	// ownReport builds [1, mark, count, [], ownId, name, [], triples...].
+	function ownReport() {
+		const r = [1, role === "host" ? 1 : 0, triples.size, [], ownId, name, []];
+		for (const [id, t] of triples) r.push(id, t.name, t.report);
+		return r;
+	}
+	// memberIds walks a report tree level by level (breadth first): the ids
+	// of all triples of one level, then the next level; the host id last.
+	function memberIds(report) {
+		const ids = [];
+		let level = [report];
+		while (level.length) {
+			const next = [];
+			for (const r of level) {
+				if (!Array.isArray(r)) continue;
+				for (let i = 7; i < r.length; i += 3) {
+					const sub = r[i + 2];
+					if (r[i] && Array.isArray(sub)) {
+						ids.push(r[i]);
+						next.push(sub);
+					}
+				}
+			}
+			level = next;
+		}
+		ids.push(ownId);
+		return ids;
+	}
+	function rebuildMap() {
+		const report = ownReport();
+		room = [1, 1, memberIds(report), 0, hostInfo.title, hostInfo.summary, hostInfo.cover,
+			ownId, name, report, hostInfo.rootId, false];
+	}
+	// After a change of the own subtree: the host rebuilds and sends the map
+	// down and to the root; an audience sends its report up.
+	function subtreeChanged() {
+		if (role === "host") {
+			rebuildMap();
+			for (const c of children.values()) send(c, room);
+			send(rootConn, room);
+		} else if (role === "audience") {
+			send(parentConn, ownReport());
+		}
+	}
+
+	// ---- chat (§3.2) -----------------------------------------------------
+	// relay sends msg to the parent and all registered children except the
+	// peer whose id is hop (hop null: nobody is excluded).
+	function relay(msg, hop) {
+		let n = 0;
+		if (role === "audience" && parentConn && parentConn.peer !== hop && send(parentConn, msg)) n++;
+		for (const [id, c] of children) {
+			if (id !== hop && c.peer !== hop && send(c, msg)) n++;
+		}
+		return n;
+	}
+	function onChat(msg) {
+		const hop = msg[1];
+		const fwd = msg.slice();
+		fwd[1] = ownId;
+		relay(fwd, hop);
+		chats.push(chatEntry(msg, hop));
+	}
+
+	// ---- incoming messages -----------------------------------------------
+	function record(conn, kind, msg) {
+		if (log.length >= MAX_LOG) log.shift();
+		log.push({ from: conn.peer, kind, msg: Array.isArray(msg) ? msg.slice() : msg });
+	}
+
+	// A type-1 report from a child connection (§3.1.2).
+	function onReport(conn, msg) {
+		const id = msg[4];
+		// As the pages do: the child is the connection whose peer id is [4]
+		// (we fall back to the connection the report came on).
+		let c = conn;
+		if (conn.peer !== id) {
+			for (const x of conns) if (x.open && x.peer === id) { c = x; break; }
+		}
+		children.set(id, c);
+		triples.set(id, { name: msg[5], report: msg });
+		subtreeChanged();
+	}
+
+	function onChildData(conn, msg) {
+		record(conn, "child", msg);
+		if (!Array.isArray(msg)) return;
+		switch (msg[0]) {
+			case 0:
+				onChat(msg);
+				break;
+			case 1:
+				if (msg[1] === 0) onReport(conn, msg);
+				break;
+			case 4:
+				// Host without a stream answers a refresh "not live" (C: [4, 0])
+				// on the connection whose peer id is [1].
+				if (role === "host") {
+					for (const c of conns) if (c.peer === msg[1]) { send(c, [4, 0]); break; }
+				}
+				break;
+		}
+	}
+
+	function onChildClose(conn) {
+		conns.delete(conn);
+		let changed = false;
+		for (const [id, c] of children) {
+			if (c === conn) { children.delete(id); changed = true; }
+		}
+		if (triples.delete(conn.peer)) changed = true;
+		if (changed) subtreeChanged();
+	}
+
+	function onParentData(conn, msg) {
+		record(conn, "parent", msg);
+		if (!Array.isArray(msg)) return;
+		switch (msg[0]) {
+			case 0:
+				onChat(msg);
+				break;
+			case 1:
+				if (msg[1] === 1 && Array.isArray(msg[2])) {
+					room = msg;
+					for (const c of children.values()) send(c, msg);
+				} else {
+					provisional = msg;
+				}
+				break;
+		}
+	}
+
+	// Greeting on every incoming connection's open (§3.1.1, C): the host
+	// sends its map unmodified; a relay sends a copy with index 1 = -1.
+	function greet(conn) {
+		if (!room) return;
+		if (role === "host") {
+			send(conn, room);
+		} else {
+			const g = room.slice();
+			g[1] = -1;
+			send(conn, g);
+		}
+	}
+
+	function onConnection(conn) {
+		conns.add(conn);
+		conn.on("open", () => greet(conn));
+		conn.on("data", (d) => {
+			try { onChildData(conn, d); } catch (e) { errors.push("child data: " + errText(e)); }
+		});
+		conn.on("close", () => onChildClose(conn));
+		conn.on("error", (e) => errors.push("conn " + conn.peer + ": " + errText(e)));
+	}
+
+	// ---- peers --------------------------------------------------------------
+	function peerOptions(o) {
+		return {
+			host: o.host, port: o.port, path: o.path, key: o.key,
+			secure: false, config: { iceServers: [] }, debug: 1,
+		};
+	}
+	function openPeer(o, id) {
+		const p = id ? new Peer(id, peerOptions(o)) : new Peer(peerOptions(o));
+		return new Promise((resolve, reject) => {
+			const onErr = (err) => { p.off("open", onOpen); reject(Object.assign(new Error(errText(err)), { type: err && err.type, peer: p })); };
+			const onOpen = (pid) => { p.off("error", onErr); resolve(p); };
+			p.once("open", onOpen);
+			p.once("error", onErr);
+		});
+	}
+	async function start(r, o) {
+		if (peer) throw new Error("P: already started as " + role);
+		role = r;
+		peer = await openPeer(o, null);
+		ownId = peer.id;
+		name = o.name || ownId;
+		peer.on("error", (err) => errors.push("peer " + errText(err)));
+		peer.on("connection", onConnection);
+		return ownId;
+	}
+	function connectOut(id, onOpen, onData) {
+		const c = peer.connect(id);
+		if (!c) throw new Error("peer.connect(" + id + ") returned nothing");
+		c.on("open", () => onOpen(c));
+		c.on("data", (d) => {
+			try { onData(c, d); } catch (e) { errors.push("data from " + id + ": " + errText(e)); }
+		});
+		c.on("close", () => { if (c === parentConn) parentClosed = true; });
+		c.on("error", (e) => errors.push("conn " + id + ": " + errText(e)));
+		return c;
+	}
+
+	async function authorChat(text, image) {
+		const msg = [0, ownId, name, text, image || null, ""];
+		const n = relay(msg, null);
+		const entry = chatEntry(msg, null).then((e) => ({ name: e.name, text: e.text, image: e.image }));
+		authored.push(entry);
+		const e = await entry;
+		e.sent = n;
+		return e;
+	}
+
+	function connTo(target) {
+		if (target === "parent") return parentConn;
+		if (target === "root") return rootConn;
+		if (children.has(target)) return children.get(target);
+		for (const c of conns) if (c.peer === target && c.open) return c;
+		if (parentConn && parentConn.peer === target) return parentConn;
+		if (rootConn && rootConn.peer === target) return rootConn;
+		return null;
+	}
+
+	const P = {
+		makeString,
+		digest: (n, seed) => digest(makeString(n, seed)),
+
+		async startHost(o) {
+			hostInfo = {
+				title: o.title === undefined ? null : o.title,
+				summary: o.summary === undefined ? null : o.summary,
+				cover: o.cover === undefined ? null : o.cover,
+				rootId: o.rootId || "",
+			};
+			await start("host", o);
+			rebuildMap();
+			if (o.rootId) {
+				rootConn = connectOut(o.rootId, (c) => send(c, room), (c, d) => record(c, "root", d));
+			}
+			return ownId;
+		},
+
+		async startAudience(o) {
+			await start("audience", o);
+			parentConn = connectOut(o.parent, (c) => send(c, ownReport()), onParentData);
+			return ownId;
+		},
+
+		async startIndex(o) {
+			await start("index", o);
+			parentConn = connectOut(o.rootId, () => {}, (c, d) => {
+				record(c, "root", d);
+				rooms = d;
+			});
+			return ownId;
+		},
+
+		// tryClaim opens a separate peer with a fixed id: "open" (the peer is
+		// kept, so the id stays taken) or the PeerJS error type.
+		async tryClaim(o) {
+			try {
+				const p = await openPeer(o, o.id);
+				claimPeers.push(p);
+				return "open";
+			} catch (e) {
+				if (e.peer) e.peer.destroy();
+				return e.type || e.message;
+			}
+		},
+
+		id: () => ownId,
+		role: () => role,
+		info: () => ({
+			role, id: ownId, name,
+			parent: parentConn ? parentConn.peer : null,
+			parentOpen: !!(parentConn && parentConn.open),
+			parentClosed,
+			root: rootConn ? rootConn.peer : null,
+			rootOpen: !!(rootConn && rootConn.open),
+			children: Array.from(children.keys()),
+			connections: Array.from(conns, (c) => ({ peer: c.peer, open: c.open })),
+		}),
+		children: () => Array.from(children.keys()),
+		report: () => encode(ownReport()),
+		roomMap: () => encode(room),
+		provisional: () => encode(provisional),
+		rooms: () => encode(rooms),
+		chats: () => Promise.all(chats),
+		authored: () => Promise.all(authored),
+		messages: () => encode(log),
+		errors: () => errors.slice(),
+
+		chat: (text, image) => authorChat(text, image),
+		sendBigChat: (textLen, imageLen, seed) =>
+			authorChat(makeString(textLen, seed + 1), makeString(imageLen, seed)),
+
+		async waitChats(n, timeoutMs = 15000) {
+			const deadline = Date.now() + timeoutMs;
+			while (chats.length < n) {
+				if (Date.now() > deadline) throw new Error("waitChats: " + chats.length + " of " + n + " within " + timeoutMs + " ms");
+				await sleep(20);
+			}
+			return Promise.all(chats);
+		},
+		// waitFor polls a JS expression (evaluated in the page's global scope)
+		// until it is truthy or returns a truthy promise; resolves with its value.
+		async waitFor(expr, timeoutMs = 15000) {
+			const f = new Function("return (" + expr + ");");
+			const deadline = Date.now() + timeoutMs;
+			for (;;) {
+				const v = await f();
+				if (v) return v;
+				if (Date.now() > deadline) throw new Error("waitFor(" + expr + "): not true within " + timeoutMs + " ms");
+				await sleep(20);
+			}
+		},
+
+		// sendTo sends a tagged value on the connection to a peer id, or to
+		// "parent" / "root". Returns null or an error text.
+		async sendTo(target, tagged) {
+			const c = connTo(target);
+			if (!c) return "no connection to " + target;
+			if (!c.open) return "connection to " + target + " is not open";
+			try {
+				const r = c.send(decode(tagged));
+				if (r && typeof r.then === "function") await r;
+			} catch (e) {
+				return errText(e);
+			}
+			return null;
+		},
+
+		closeChild(id) {
+			const c = children.get(id);
+			if (!c) throw new Error("closeChild: no child " + id);
+			c.close();
+			return null;
+		},
+		destroy() {
+			for (const p of claimPeers) p.destroy();
+			if (peer) peer.destroy();
+			return null;
+		},
+	};
+
+	window.P = P;
+})();

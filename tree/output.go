@@ -1,0 +1,121 @@
+package tree
+
+import "slices"
+
+// Output is one thing the caller must do. The set is closed: Send,
+// MediaRequest, CloseConn, ParentNotice, UpstreamChanged, Reject.
+type Output interface{ isOutput() }
+
+// Send sends Msg on connection To.
+type Send struct {
+	To  ConnID
+	Msg any
+}
+
+// MediaRequest asks the media layer to (re)start a call to a child with the
+// stream we relay. Peer is the connection's peer id.
+type MediaRequest struct {
+	To     ConnID
+	Peer   string
+	Reason MediaReason
+}
+
+// CloseConn asks the caller to close a connection.
+type CloseConn struct {
+	Conn   ConnID
+	Reason Reason
+}
+
+// ParentNotice reports a type 3 ("changing/leaving my parent") or a bare
+// type 5 ("host unloading") from our parent: the parent is going away.
+type ParentNotice struct{ Msg []any }
+
+// UpstreamChanged: the parent announced a new stream (C's [4, id]); we asked
+// for it, and the media layer should re-feed children when it arrives.
+type UpstreamChanged struct{}
+
+// Reject reports a message that was dropped. First is true the first time
+// this reason occurs on this connection: log those, count all.
+type Reject struct {
+	Conn   ConnID
+	Peer   string
+	Reason Reason
+	Detail string
+	First  bool
+}
+
+func (Send) isOutput()            {}
+func (MediaRequest) isOutput()    {}
+func (CloseConn) isOutput()       {}
+func (ParentNotice) isOutput()    {}
+func (UpstreamChanged) isOutput() {}
+func (Reject) isOutput()          {}
+
+// Reason is why a message was dropped.
+type Reason int
+
+// Rejection reasons.
+const (
+	RejectUnknown         Reason = iota
+	RejectMalformed              // not an array with an integer type
+	RejectRate                   // over the connection's message rate
+	RejectDuplicate              // seen within the dedupe window (a loop)
+	RejectImpostor               // a report whose [4] is not the connection's peer
+	RejectCycle                  // a report whose subtree contains us or our parent
+	RejectNotChild               // tree traffic from a connection that has not reported
+	RejectFromBelow              // a room map from a child
+	RejectUnexpected             // a type or direction the protocol does not allow
+	RejectTooManyChildren        // over --max-children
+	RejectNotHost                // index: a room map whose host is not the sender
+)
+
+var reasonNames = []string{"unknown", "malformed", "rate", "duplicate", "impostor", "cycle",
+	"not-child", "from-below", "unexpected", "too-many-children", "not-host"}
+
+func (r Reason) String() string {
+	if int(r) >= 0 && int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// ParseReason is the inverse of String.
+func ParseReason(s string) Reason {
+	if i := slices.Index(reasonNames, s); i >= 0 {
+		return Reason(i)
+	}
+	return RejectUnknown
+}
+
+// MediaReason is why a child should get (or get again) our stream.
+type MediaReason int
+
+// Reasons for media requests.
+const (
+	MediaUnknown       MediaReason = iota
+	MediaJoined                    // first report from a new child
+	MediaRefresh                   // the child asked (type 4)
+	MediaLend                      // type 2 "lend me your stream"
+	MediaStreamArrived             // our upstream stream appeared
+)
+
+var mediaNames = []string{"unknown", "joined", "refresh", "lend", "stream-arrived"}
+
+func (m MediaReason) String() string {
+	if int(m) >= 0 && int(m) < len(mediaNames) {
+		return mediaNames[m]
+	}
+	return "unknown"
+}
+
+func sortByJoin(cs []*connState) {
+	slices.SortFunc(cs, func(a, b *connState) int {
+		switch {
+		case a.joined < b.joined:
+			return -1
+		case a.joined > b.joined:
+			return 1
+		}
+		return 0
+	})
+}

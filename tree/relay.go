@@ -1,0 +1,542 @@
+package tree
+
+import (
+	"reflect"
+	"time"
+)
+
+// ConnID names one data connection. The caller picks it (peer id plus PeerJS
+// connection id); the tree binds all state to it, never to ids found inside
+// messages.
+type ConnID string
+
+// RelayConfig configures a Relay. Zero values take the defaults noted.
+type RelayConfig struct {
+	Self string // our peer id
+	Name string // our display name (default: Self)
+	// Greeting chooses how the greeting marks a room map as provisional.
+	Greeting GreetingStyle
+	// MaxChildren caps children; 0 means unlimited.
+	MaxChildren int
+	// DedupeWindow and DedupeEntries bound the loop guard; 0 means 5 s and 4096.
+	DedupeWindow  time.Duration
+	DedupeEntries int
+	// RateLimit is messages per second per child or guest, with RateBurst
+	// saved up; 0 means 50/s and 500. Negative disables the limit.
+	RateLimit float64
+	RateBurst int
+}
+
+func (c RelayConfig) withDefaults() RelayConfig {
+	if c.Name == "" {
+		c.Name = c.Self
+	}
+	if c.DedupeWindow <= 0 {
+		c.DedupeWindow = 5 * time.Second
+	}
+	if c.DedupeEntries <= 0 {
+		c.DedupeEntries = 4096
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 50
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = 500
+	}
+	return c
+}
+
+// searchLimit bounds how many nodes of a report we walk (cycle check, sizes):
+// reports are nested arrays of arbitrary depth from an untrusted peer.
+const searchLimit = 100000
+
+// refreshRetry is how long we wait before asking upstream again for the
+// stream on behalf of newly waiting children.
+const refreshRetry = 5 * time.Second
+
+type role int
+
+const (
+	roleGuest  role = iota // incoming, has not reported yet
+	roleChild              // incoming, has reported
+	roleParent             // the connection we opened to our parent
+)
+
+type connState struct {
+	id     ConnID
+	peer   string
+	role   role
+	joined uint64 // join order of children
+	name   string
+	report Report
+	bucket bucket
+	logged map[Reason]bool // reasons already reported as first
+	stats  ConnStats
+}
+
+// ConnStats counts one connection's messages.
+type ConnStats struct {
+	Accepted uint64
+	Rejected map[Reason]uint64
+}
+
+// Relay is the tree logic of an audience/relay node: who our parent and
+// children are, what we forward where, what we report up. It does no I/O:
+// every method returns the Outputs for the caller to carry out, in order.
+// It is not safe for concurrent use; one goroutine owns it.
+type Relay struct {
+	cfg    RelayConfig
+	parent *connState
+	conns  map[ConnID]*connState // incoming: guests and children
+	seq    uint64
+
+	roomMap     RoomMap // last authoritative map from the parent
+	provisional RoomMap // last greeting (A/B −1 members, C −1 mark), until a real map arrives
+	lastReport  []any   // last report sent up
+
+	hasStream bool
+	waiting   map[ConnID]bool // children that asked (type 4) while we had no stream
+	askedUp   time.Time
+
+	dedupe *dedupe
+	at     time.Time // time of the event being handled
+	stats  Stats
+}
+
+// Stats are the relay's counters.
+type Stats struct {
+	Forwarded uint64
+	Rejected  map[Reason]uint64
+}
+
+// NewRelay returns a relay with no connections.
+func NewRelay(cfg RelayConfig) *Relay {
+	cfg = cfg.withDefaults()
+	return &Relay{
+		cfg:     cfg,
+		conns:   map[ConnID]*connState{},
+		waiting: map[ConnID]bool{},
+		dedupe:  newDedupe(cfg.DedupeWindow, cfg.DedupeEntries),
+		stats:   Stats{Rejected: map[Reason]uint64{}},
+	}
+}
+
+// Stats returns a copy of the counters.
+func (r *Relay) Stats() Stats {
+	s := Stats{Forwarded: r.stats.Forwarded, Rejected: map[Reason]uint64{}}
+	for k, v := range r.stats.Rejected {
+		s.Rejected[k] = v
+	}
+	return s
+}
+
+// ConnStats returns a copy of one connection's counters.
+func (r *Relay) ConnStats(c ConnID) (ConnStats, bool) {
+	cs := r.lookup(c)
+	if cs == nil {
+		return ConnStats{}, false
+	}
+	out := ConnStats{Accepted: cs.stats.Accepted, Rejected: map[Reason]uint64{}}
+	for k, v := range cs.stats.Rejected {
+		out.Rejected[k] = v
+	}
+	return out, true
+}
+
+// RoomMap is the last authoritative room map from upstream (nil if none).
+func (r *Relay) RoomMap() RoomMap { return r.roomMap }
+
+// Children lists our children in join order.
+func (r *Relay) Children() []Child {
+	var kids []*connState
+	for _, cs := range r.conns {
+		if cs.role == roleChild {
+			kids = append(kids, cs)
+		}
+	}
+	sortByJoin(kids)
+	out := make([]Child, 0, len(kids))
+	for _, cs := range kids {
+		out = append(out, Child{ID: cs.peer, Name: cs.name, Report: cs.report})
+	}
+	return out
+}
+
+// Report is our current report.
+func (r *Relay) Report() []any { return BuildReport(r.cfg.Self, r.cfg.Name, r.Children()) }
+
+func (r *Relay) lookup(c ConnID) *connState {
+	if r.parent != nil && r.parent.id == c {
+		return r.parent
+	}
+	return r.conns[c]
+}
+
+// ParentOpened records the connection to our parent and sends our report.
+func (r *Relay) ParentOpened(c ConnID, peer string, now time.Time) []Output {
+	r.parent = &connState{id: c, peer: peer, role: roleParent}
+	r.lastReport = nil
+	var out []Output
+	r.reportUp(&out)
+	if len(r.waiting) > 0 {
+		out = append(out, Send{To: c, Msg: []any{int64(TypeRefresh), r.cfg.Self}})
+		r.askedUp = now
+	}
+	return out
+}
+
+// ParentClosed forgets the parent connection. Children stay: re-joining is
+// the caller's decision (they are served again once a new parent opens).
+func (r *Relay) ParentClosed(c ConnID) []Output {
+	if r.parent != nil && r.parent.id == c {
+		r.parent = nil
+	}
+	return nil
+}
+
+// Opened records a new incoming connection and greets it with a copy of the
+// room map, as every page does on `open`.
+func (r *Relay) Opened(c ConnID, peer string, now time.Time) []Output {
+	r.seq++
+	r.conns[c] = &connState{id: c, peer: peer, role: roleGuest, joined: r.seq,
+		bucket: newBucket(r.cfg.RateLimit, r.cfg.RateBurst, now)}
+	m := r.roomMap
+	if m == nil {
+		m = r.provisional
+	}
+	if m == nil {
+		return nil
+	}
+	return []Output{Send{To: c, Msg: Greeting(m, r.cfg.Greeting)}}
+}
+
+// Closed forgets an incoming connection; a child's departure is reported up.
+func (r *Relay) Closed(c ConnID) []Output {
+	cs, ok := r.conns[c]
+	if !ok {
+		return nil
+	}
+	delete(r.conns, c)
+	delete(r.waiting, c)
+	var out []Output
+	if cs.role == roleChild {
+		r.reportUp(&out)
+	}
+	return out
+}
+
+// SetName changes our display name and re-reports.
+func (r *Relay) SetName(name string) []Output {
+	r.cfg.Name = name
+	var out []Output
+	r.reportUp(&out)
+	return out
+}
+
+// SetStream tells the tree whether we hold the upstream stream. When it
+// appears, every child that waits for it gets a media request.
+func (r *Relay) SetStream(has bool) []Output {
+	r.hasStream = has
+	if !has {
+		return nil
+	}
+	var out []Output
+	for _, cs := range r.sortedConns(roleChild) {
+		reason := MediaStreamArrived
+		if r.waiting[cs.id] {
+			reason = MediaRefresh
+		}
+		out = append(out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: reason})
+	}
+	clear(r.waiting)
+	return out
+}
+
+// Receive routes one decoded message that arrived on connection c.
+func (r *Relay) Receive(c ConnID, v any, now time.Time) []Output {
+	cs := r.lookup(c)
+	if cs == nil {
+		return nil
+	}
+	r.at = now
+	var out []Output
+	if cs.role != roleParent && !cs.bucket.allow(now) {
+		r.reject(&out, cs, RejectRate, "")
+		return out
+	}
+	a, isArray := v.([]any)
+	typ, ok := Type(v)
+	if !isArray || !ok {
+		r.reject(&out, cs, RejectMalformed, "not a typed array")
+		return out
+	}
+	switch typ {
+	case TypeChat:
+		r.flood(&out, cs, a, chatKey(a), Chat(a).ForwardedBy(r.cfg.Self))
+	case TypeTree:
+		r.onTree(&out, cs, a, now)
+	case TypeLend:
+		r.onLend(&out, cs)
+	case TypeLeaving:
+		if cs.role != roleParent {
+			r.reject(&out, cs, RejectUnexpected, "type 3 from below")
+			break
+		}
+		// Never forwarded: C children close their parent (us) on it.
+		out = append(out, ParentNotice{Msg: a})
+		cs.stats.Accepted++
+	case TypeRefresh:
+		r.onRefresh(&out, cs, a, now)
+	case TypeHostBye:
+		r.onFive(&out, cs, a)
+	default:
+		// Game messages (6–8) and anything newer: flooded like chat,
+		// unchanged, with the loop guard.
+		r.flood(&out, cs, a, a, a)
+	}
+	return out
+}
+
+// flood sends msg to the parent and every child except the link it came on.
+func (r *Relay) flood(out *[]Output, from *connState, a []any, key any, msg []any) {
+	if from.role == roleGuest {
+		r.reject(out, from, RejectNotChild, "")
+		return
+	}
+	if !r.firstTime(out, from, key) {
+		return
+	}
+	from.stats.Accepted++
+	if r.parent != nil && r.parent != from {
+		*out = append(*out, Send{To: r.parent.id, Msg: msg})
+		r.stats.Forwarded++
+	}
+	for _, cs := range r.sortedConns(roleChild) {
+		if cs != from {
+			*out = append(*out, Send{To: cs.id, Msg: msg})
+			r.stats.Forwarded++
+		}
+	}
+}
+
+func (r *Relay) onTree(out *[]Output, cs *connState, a []any, now time.Time) {
+	mark := num(a, 1, -99)
+	switch {
+	case cs.role == roleParent && mark == MarkRoomMap && RoomMap(a).Authoritative():
+		if !r.firstTime(out, cs, a) {
+			return
+		}
+		cs.stats.Accepted++
+		r.roomMap = a
+		r.provisional = nil
+		for _, c := range r.sortedConns(roleChild) {
+			*out = append(*out, Send{To: c.id, Msg: a})
+			r.stats.Forwarded++
+		}
+	case cs.role == roleParent && (mark == MarkRoomMap || mark == MarkProvisional):
+		// A greeting: keep it only until the real map arrives; never forward.
+		cs.stats.Accepted++
+		if r.roomMap == nil {
+			r.provisional = a
+		}
+	case cs.role != roleParent && mark == MarkReport:
+		r.onReport(out, cs, Report(a))
+	case cs.role != roleParent && (mark == MarkRoomMap || mark == MarkProvisional):
+		// The pages accept maps from children and push them to siblings:
+		// any child could rewrite everyone's view of the room.
+		r.reject(out, cs, RejectFromBelow, "room map from a child")
+	default:
+		r.reject(out, cs, RejectUnexpected, "type 1 with unknown mark")
+	}
+}
+
+func (r *Relay) onReport(out *[]Output, cs *connState, rep Report) {
+	if rep.ID() != cs.peer {
+		r.reject(out, cs, RejectImpostor, "report [4]="+clip(rep.ID())+" on the connection of "+cs.peer)
+		return
+	}
+	limit := searchLimit
+	for _, c := range rep.Children() {
+		if c.ID == r.cfg.Self || c.Report.contains(r.cfg.Self, &limit) {
+			r.reject(out, cs, RejectCycle, "our own id is in the child's subtree")
+			return
+		}
+	}
+	if r.parent != nil {
+		limit = searchLimit
+		if rep.contains(r.parent.peer, &limit) {
+			r.reject(out, cs, RejectCycle, "our parent is in the child's subtree")
+			return
+		}
+	}
+	first := cs.role == roleGuest
+	if first && r.cfg.MaxChildren > 0 && r.countRole(roleChild) >= r.cfg.MaxChildren {
+		r.reject(out, cs, RejectTooManyChildren, "")
+		*out = append(*out, CloseConn{Conn: cs.id, Reason: RejectTooManyChildren})
+		return
+	}
+	cs.stats.Accepted++
+	cs.role = roleChild
+	cs.name = rep.Name()
+	cs.report = rep
+	if first {
+		// The seam for media: the pages call a child on its first report.
+		*out = append(*out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaJoined})
+	}
+	r.reportUp(out)
+}
+
+// reportUp sends our report to the parent if it changed.
+func (r *Relay) reportUp(out *[]Output) {
+	if r.parent == nil {
+		return
+	}
+	rep := r.Report()
+	if r.lastReport != nil && reflect.DeepEqual(rep, r.lastReport) {
+		return
+	}
+	r.lastReport = rep
+	*out = append(*out, Send{To: r.parent.id, Msg: rep})
+}
+
+func (r *Relay) onLend(out *[]Output, cs *connState) {
+	if cs.role == roleParent {
+		r.reject(out, cs, RejectUnexpected, "type 2 from the parent")
+		return
+	}
+	cs.stats.Accepted++
+	// The pages ask a human to confirm; a relay lends what it relays. The
+	// requester is the connection's peer, whatever [1] claims.
+	*out = append(*out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaLend})
+}
+
+func (r *Relay) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
+	if cs.role == roleParent {
+		cs.stats.Accepted++
+		if x := at(a, 1); x == nil || isZero(x) {
+			// [4] or [4, 0]: the host is not live. Tell every waiting child,
+			// in the form both A/B ("any 4") and C ("[4, 0]") read that way.
+			for _, c := range r.sortedConns(roleChild) {
+				if r.waiting[c.id] {
+					*out = append(*out, Send{To: c.id, Msg: []any{int64(TypeRefresh), int64(0)}})
+				}
+			}
+			clear(r.waiting)
+			return
+		}
+		// [4, id] from the parent (C): a new upstream stream. Ask for it;
+		// children are re-fed by us when it arrives, not told to ask.
+		*out = append(*out, Send{To: cs.id, Msg: []any{int64(TypeRefresh), r.cfg.Self}}, UpstreamChanged{})
+		r.askedUp = now
+		return
+	}
+	if cs.role != roleChild {
+		r.reject(out, cs, RejectNotChild, "")
+		return
+	}
+	cs.stats.Accepted++
+	if r.hasStream {
+		*out = append(*out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaRefresh})
+		return
+	}
+	r.waiting[cs.id] = true
+	if r.parent != nil && (r.askedUp.IsZero() || now.Sub(r.askedUp) >= refreshRetry) {
+		*out = append(*out, Send{To: r.parent.id, Msg: []any{int64(TypeRefresh), r.cfg.Self}})
+		r.askedUp = now
+	}
+}
+
+func (r *Relay) onFive(out *[]Output, cs *connState, a []any) {
+	sub, hasSub := asInt(at(a, 1))
+	sub2, _ := asInt(at(a, 2))
+	down := !hasSub || sub == 1 || (sub == 2 && sub2 == 1) // bare [5], join ok, leave ok
+	up := hasSub && (sub == 0 || sub == 3 || (sub == 2 && sub2 == 0))
+	switch {
+	case cs.role == roleParent && down:
+		if !r.firstTime(out, cs, a) {
+			return
+		}
+		cs.stats.Accepted++
+		if !hasSub {
+			*out = append(*out, ParentNotice{Msg: a})
+		}
+		for _, c := range r.sortedConns(roleChild) {
+			*out = append(*out, Send{To: c.id, Msg: a})
+			r.stats.Forwarded++
+		}
+	case cs.role == roleChild && up:
+		if !r.firstTime(out, cs, a) {
+			return
+		}
+		cs.stats.Accepted++
+		if r.parent != nil {
+			*out = append(*out, Send{To: r.parent.id, Msg: a})
+			r.stats.Forwarded++
+		}
+	case cs.role == roleGuest:
+		r.reject(out, cs, RejectNotChild, "")
+	default:
+		r.reject(out, cs, RejectUnexpected, "type 5 in the wrong direction")
+	}
+}
+
+// firstTime applies the loop guard, counting a duplicate against from.
+func (r *Relay) firstTime(out *[]Output, from *connState, key any) bool {
+	if r.dedupe.firstTime(key, r.at) {
+		return true
+	}
+	r.reject(out, from, RejectDuplicate, "")
+	return false
+}
+
+func (r *Relay) reject(out *[]Output, cs *connState, why Reason, detail string) {
+	*out = append(*out, cs.reject(&r.stats, why, detail))
+}
+
+// reject counts a dropped message against the node and the connection.
+func (cs *connState) reject(total *Stats, why Reason, detail string) Reject {
+	total.Rejected[why]++
+	if cs.stats.Rejected == nil {
+		cs.stats.Rejected = map[Reason]uint64{}
+	}
+	cs.stats.Rejected[why]++
+	if cs.logged == nil {
+		cs.logged = map[Reason]bool{}
+	}
+	first := !cs.logged[why]
+	cs.logged[why] = true
+	return Reject{Conn: cs.id, Peer: cs.peer, Reason: why, Detail: detail, First: first}
+}
+
+func (r *Relay) countRole(ro role) int {
+	n := 0
+	for _, cs := range r.conns {
+		if cs.role == ro {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *Relay) sortedConns(ro role) []*connState {
+	var out []*connState
+	for _, cs := range r.conns {
+		if cs.role == ro {
+			out = append(out, cs)
+		}
+	}
+	sortByJoin(out)
+	return out
+}
+
+func isZero(v any) bool {
+	n, ok := asInt(v)
+	return ok && n == 0
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
