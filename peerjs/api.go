@@ -55,8 +55,10 @@ func NewAPI(o APIOptions) (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me)), nil
 }
 
-// zapFactory adapts zap to pion's logger interface. Pion's Info is chatty
-// (every ICE state step), so it goes to Debug; Trace is dropped.
+// zapFactory adapts zap to pion's logger interface, one level down: pion's
+// Info and Warn are routine (every ICE step, pings before candidates
+// arrive), its Error is worth a warning; our own logs carry the events that
+// matter. Trace is dropped.
 type zapFactory struct{ log *zap.Logger }
 
 func (f zapFactory) NewLogger(scope string) logging.LeveledLogger {
@@ -71,7 +73,7 @@ func (l zapLeveled) Debug(msg string)               { l.s.Debug(msg) }
 func (l zapLeveled) Debugf(format string, a ...any) { l.s.Debugf(format, a...) }
 func (l zapLeveled) Info(msg string)                { l.s.Debug(msg) }
 func (l zapLeveled) Infof(format string, a ...any)  { l.s.Debugf(format, a...) }
-func (l zapLeveled) Warn(msg string)                { l.s.Warn(msg) }
-func (l zapLeveled) Warnf(format string, a ...any)  { l.s.Warnf(format, a...) }
-func (l zapLeveled) Error(msg string)               { l.s.Error(msg) }
-func (l zapLeveled) Errorf(format string, a ...any) { l.s.Errorf(format, a...) }
+func (l zapLeveled) Warn(msg string)                { l.s.Debug(msg) }
+func (l zapLeveled) Warnf(format string, a ...any)  { l.s.Debugf(format, a...) }
+func (l zapLeveled) Error(msg string)               { l.s.Warn(msg) }
+func (l zapLeveled) Errorf(format string, a ...any) { l.s.Warnf(format, a...) }

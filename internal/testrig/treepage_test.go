@@ -153,7 +153,9 @@ func TestTreePage(t *testing.T) {
 		t0 := time.Now()
 		b.Close()
 		cond := fmt.Sprintf("P.roomMap().then(m => m && !m[2].includes(%s) && m[2].length === 2)", JSON(bid))
-		for i := 0; i < 40; i++ {
+		time.Sleep(2 * time.Second)
+		t.Logf("ps: %s", ps.Output())
+		for i := 0; i < 3; i++ {
 			var info, hm any
 			a.Eval(t, "P.info()", &info)
 			h.Eval(t, "P.roomMap().then(m => m[2])", &hm)

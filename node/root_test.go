@@ -1,0 +1,119 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/p2plive/p2plive-node/internal/testrig"
+	"github.com/p2plive/p2plive-node/node"
+	"github.com/p2plive/p2plive-node/peerjs"
+	"github.com/p2plive/p2plive-node/signaling"
+)
+
+func rootConfig(t *testing.T, ps *testrig.PeerServer, rc node.RootConfig) node.Config {
+	return node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Root: rc, Logger: testrig.Logger(t).Named("root")}
+}
+
+// TestRootGoPeers: the index root on two ids; a host registers, a viewer
+// gets the list, a forged registration is refused; a second root on a taken
+// id fails at once, or waits with Wait.
+func TestRootGoPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the PeerServer")
+	}
+	ps := testrig.StartPeerServer(t)
+	ids := []string{"P2P-Live-Web-Default-ID", "P2P-Live-Web-default-Id"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	cfg := rootConfig(t, ps, node.RootConfig{IDs: ids, RoomTimeout: 2 * time.Second})
+	cfg.Ready = func() { close(ready) }
+	rootErr := make(chan error, 1)
+	go func() { rootErr <- node.RunRoot(ctx, cfg) }()
+	select {
+	case <-ready:
+	case err := <-rootErr:
+		t.Fatalf("root: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("root not ready")
+	}
+
+	host, viewer := goPeer(t, ps), goPeer(t, ps)
+	hc, err := host.Connect(within(20*time.Second), ids[0], peerjs.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := viewer.Connect(within(20*time.Second), ids[0], peerjs.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*peerjs.DataConn{hc, vc} {
+		if v := recvUntil(t, c, "empty list", func(any) bool { return true }); !reflect.DeepEqual(v, []any{}) {
+			t.Fatalf("first list %v", peerjs.Describe(v, 200))
+		}
+	}
+	room := []any{int64(1), int64(1), []any{host.ID()}, int64(0), "Go room", "s", nil, host.ID(), "host",
+		[]any{int64(1), int64(1), int64(0), []any{}, host.ID(), "host", []any{}}, ids[0], false}
+	forged := append([]any(nil), room...)
+	forged[7] = "somebody-else"
+	if err := hc.Send(forged); err != nil {
+		t.Fatal(err)
+	}
+	if err := hc.Send(room); err != nil {
+		t.Fatal(err)
+	}
+	got := recvUntil(t, vc, "list with the room", func(v any) bool { a, _ := v.([]any); return len(a) == 1 })
+	if !reflect.DeepEqual(got, []any{room}) {
+		t.Fatalf("list %v", peerjs.Describe(got, 300))
+	}
+	// The other id is a separate list: empty.
+	other, err := viewer.Connect(within(20*time.Second), ids[1], peerjs.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := recvUntil(t, other, "other list", func(any) bool { return true }); !reflect.DeepEqual(v, []any{}) {
+		t.Fatalf("second id's list %v", peerjs.Describe(v, 200))
+	}
+	// The host leaves: the room goes.
+	hc.Close()
+	recvUntil(t, vc, "empty list after the host left", func(v any) bool { a, ok := v.([]any); return ok && len(a) == 0 })
+
+	// A second root on the same id fails clearly, at once.
+	err = node.RunRoot(within(15*time.Second), rootConfig(t, ps, node.RootConfig{IDs: ids[:1]}))
+	if !errors.Is(err, signaling.ErrIDTaken) {
+		t.Fatalf("second root: %v", err)
+	}
+	// With Wait it takes over once the first root stops.
+	waitReady := make(chan struct{})
+	wcfg := rootConfig(t, ps, node.RootConfig{IDs: ids[:1], Wait: true})
+	wcfg.Ready = func() { close(waitReady) }
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- node.RunRoot(wctx, wcfg) }()
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-waitReady:
+		t.Fatal("waiting root claimed a taken id")
+	default:
+	}
+	cancel()
+	if err := <-rootErr; err != nil {
+		t.Fatalf("first root: %v", err)
+	}
+	select {
+	case <-waitReady:
+	case err := <-waitErr:
+		t.Fatalf("waiting root: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("waiting root did not take over")
+	}
+	wcancel()
+	if err := <-waitErr; err != nil {
+		t.Fatalf("waiting root: %v", err)
+	}
+}
