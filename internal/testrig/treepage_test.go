@@ -151,17 +151,8 @@ func TestTreePage(t *testing.T) {
 
 	t.Run("leave", func(t *testing.T) {
 		t0 := time.Now()
-		b.Close()
+		b.Close() // tree.js destroys its peer on pagehide: a clean close
 		cond := fmt.Sprintf("P.roomMap().then(m => m && !m[2].includes(%s) && m[2].length === 2)", JSON(bid))
-		time.Sleep(2 * time.Second)
-		t.Logf("ps: %s", ps.Output())
-		for i := 0; i < 3; i++ {
-			var info, hm any
-			a.Eval(t, "P.info()", &info)
-			h.Eval(t, "P.roomMap().then(m => m[2])", &hm)
-			t.Logf("%v A %s H %s", time.Since(t0), JSON(info), JSON(hm))
-			time.Sleep(time.Second)
-		}
 		h.Eval(t, "P.waitFor("+JSON(cond)+", 5000)", nil)
 		t.Logf("host map dropped B after %v", time.Since(t0))
 		var m []any
@@ -177,6 +168,46 @@ func TestTreePage(t *testing.T) {
 		if len(kids) != 0 {
 			t.Errorf("A children after B left: %q", kids)
 		}
+	})
+
+	// A light check of the index-client and root-registration paths, with
+	// peer.html's T as a stand-in index root.
+	t.Run("index", func(t *testing.T) {
+		t0 := time.Now()
+		root := br.NewPage(t, web.PageURL("peer.html"))
+		ro := ps.ClientOptions()
+		ro["id"] = "tree-root"
+		root.Eval(t, "T.start("+JSON(ro)+")", nil)
+		var claim string
+		a.Eval(t, "P.tryClaim("+treeOpts(ps, map[string]any{"id": "tree-root"})+")", &claim)
+		if claim != "unavailable-id" {
+			t.Errorf("tryClaim of a taken id: %q", claim)
+		}
+
+		h2 := br.NewPage(t, web.PageURL("tree.html"))
+		var h2id string
+		h2.Eval(t, "P.startHost("+treeOpts(ps, map[string]any{"rootId": "tree-root", "title": "R2"})+")", &h2id)
+		var k string
+		root.Eval(t, "T.waitIncoming(10000)", &k)
+		var got [][]any
+		root.Eval(t, "T.waitReceived("+JSON(k)+", 1, 10000)", &got)
+		if m := got[0]; len(m) != 12 || m[1] != 1.0 || m[4] != "R2" || m[7] != h2id || m[10] != "tree-root" {
+			t.Errorf("registration at the root: %s", JSON(got[0]))
+		}
+
+		ix := br.NewPage(t, web.PageURL("tree.html"))
+		ix.Eval(t, "P.startIndex("+treeOpts(ps, map[string]any{"rootId": "tree-root"})+")", nil)
+		var k2 string
+		root.Eval(t, "T.waitIncoming(10000)", &k2)
+		list := []any{got[0]}
+		root.Eval(t, "T.send("+JSON(k2)+", "+JSON(list)+")", nil)
+		ix.Eval(t, "P.waitFor('P.rooms().then(r => r && r.length === 1)', 5000)", nil)
+		var rooms []any
+		ix.Eval(t, "P.rooms()", &rooms)
+		if JSON(rooms) != JSON(list) {
+			t.Errorf("index rooms %s, want %s", JSON(rooms), JSON(list))
+		}
+		t.Logf("index checks in %v", time.Since(t0))
 	})
 
 	for _, p := range []*Page{h, a} {
