@@ -224,6 +224,9 @@ func (n *relayNode) apply(out []tree.Output) {
 				continue
 			}
 			og := n.outgoing(&shared, o.Msg)
+			if ce := n.log.Check(zap.DebugLevel, "send"); ce != nil {
+				ce.Write(zap.String("to", c.Peer()), zap.String("value", peerjs.Describe(o.Msg, 96)))
+			}
 			if err := c.SendOutgoing(og); err != nil {
 				n.sendErrors++
 				n.log.Debug("send failed", zap.String("to", c.Peer()), zap.Error(err))
