@@ -348,54 +348,8 @@ func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 
 // negotiate applies the remote's ANSWER and trickled candidates.
 func (c *DataConn) negotiate() {
-	var early []webrtc.ICECandidateInit
-	for {
-		select {
-		case <-c.done:
-			return
-		case m, ok := <-c.route.C():
-			if !ok {
-				return
-			}
-			switch m.Type {
-			case signaling.TypeAnswer:
-				var a signaling.AnswerPayload
-				if !c.originator || c.remoteSet || json.Unmarshal(m.Payload, &a) != nil {
-					c.log.Warn("ignoring unexpected ANSWER")
-					continue
-				}
-				if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: a.SDP.SDP}); err != nil {
-					c.closeWith(fmt.Errorf("%w: set answer: %v", ErrNegotiation, err))
-					return
-				}
-				c.remoteSet = true
-				for _, cand := range early {
-					c.addCandidate(cand)
-				}
-				early = nil
-			case signaling.TypeCandidate:
-				var p signaling.CandidatePayload
-				if json.Unmarshal(m.Payload, &p) != nil || p.Candidate.Candidate == "" {
-					c.log.Debug("ignoring malformed CANDIDATE")
-					continue
-				}
-				cand := webrtc.ICECandidateInit{Candidate: p.Candidate.Candidate, SDPMid: p.Candidate.SDPMid,
-					SDPMLineIndex: p.Candidate.SDPMLineIndex, UsernameFragment: p.Candidate.UsernameFragment}
-				if !c.remoteSet {
-					if len(early) < maxEarlyCandidates {
-						early = append(early, cand)
-					}
-					continue
-				}
-				c.addCandidate(cand)
-			}
-		}
-	}
-}
-
-func (c *DataConn) addCandidate(cand webrtc.ICECandidateInit) {
-	if err := c.pc.AddICECandidate(cand); err != nil {
-		// A bad candidate is the remote's problem; others may still work.
-		c.log.Debug("ignoring unusable ICE candidate", zap.String("candidate", cand.Candidate), zap.Error(err))
+	n := negotiator{pc: c.pc, route: c.route, originator: c.originator, remoteSet: c.remoteSet, log: c.log}
+	if err := n.run(c.done); err != nil {
+		c.closeWith(err)
 	}
 }

@@ -57,8 +57,9 @@ type Peer struct {
 
 	accepted chan *DataConn
 
-	mu    sync.Mutex // guards conns
+	mu    sync.Mutex // guards conns and media
 	conns map[string]map[string]*DataConn
+	media map[string]map[string]*MediaConn
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -100,6 +101,7 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		api:      api,
 		accepted: make(chan *DataConn, acceptQueue),
 		conns:    map[string]map[string]*DataConn{},
+		media:    map[string]map[string]*MediaConn{},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
@@ -143,9 +145,18 @@ func (p *Peer) Close() error {
 			all = append(all, c)
 		}
 	}
+	var calls []*MediaConn
+	for _, mm := range p.media {
+		for _, m := range mm {
+			calls = append(calls, m)
+		}
+	}
 	p.mu.Unlock()
 	for _, c := range all {
 		c.closeWith(ErrClosed)
+	}
+	for _, m := range calls {
+		m.closeWith(ErrClosed)
 	}
 	p.wg.Wait()
 	for {
@@ -193,9 +204,18 @@ func (p *Peer) closePeer(peer string, why error, pendingOnly bool) {
 			victims = append(victims, c)
 		}
 	}
+	var calls []*MediaConn
+	if !pendingOnly {
+		for _, m := range p.media[peer] {
+			calls = append(calls, m)
+		}
+	}
 	p.mu.Unlock()
 	for _, c := range victims {
 		c.closeWith(why)
+	}
+	for _, m := range calls {
+		m.closeWith(why)
 	}
 }
 
@@ -370,20 +390,7 @@ func (p *Peer) newConn(peer, connID, label, serialization string, reliable bool,
 		// PeerJS: an OFFER for an existing connection id replaces it.
 		old.closeWith(fmt.Errorf("%w: replaced by a new offer", ErrClosed))
 	}
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand == nil {
-			return
-		}
-		init := cand.ToJSON()
-		if err := p.sig.SendPayload(signaling.TypeCandidate, peer, signaling.CandidatePayload{
-			Candidate: signaling.ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid,
-				SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment},
-			Type:         signaling.ConnData,
-			ConnectionID: connID,
-		}); err != nil {
-			c.log.Warn("cannot send ICE candidate", zap.Error(err))
-		}
-	})
+	p.trickle(pc, peer, connID, signaling.ConnData, c.log)
 	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 		c.log.Debug("ice state", zap.Stringer("state", s))
 		// PeerJS closes on failed/closed only; disconnected may recover.
