@@ -1,0 +1,516 @@
+package tree
+
+import (
+	"reflect"
+	"time"
+
+	"github.com/p2plive/p2plive-node/peerjs/binarypack"
+)
+
+// HostConfig configures a Host. Zero values take the defaults noted.
+type HostConfig struct {
+	Self string // our peer id
+	Name string // our display name, the map's [8] (default: Self, as A pages; C pages say "undefined_Name")
+
+	// The room: title [4], summary [5], cover [6] (a URL, a data URL or
+	// nil) and type [3] (0 live, 1 FiveOnline game).
+	Title, Summary string
+	Cover          any
+	RoomType       int
+	// RootID is the map's [10] until a root connection opens: the index
+	// root we register with, "" for a private room.
+	RootID string
+
+	// NoStreamNotice leaves out C's stream-start notice [4, Self] to the
+	// children (SetStreaming). A/B children read any type 4 from their
+	// parent as "host is not live" and pop an alert; C children need the
+	// notice to pass the new stream further down.
+	NoStreamNotice bool
+
+	// MaxChildren caps children; 0 means unlimited.
+	MaxChildren int
+	// RateLimit, RateBurst, DedupeWindow and DedupeEntries as for the relay.
+	RateLimit     float64
+	RateBurst     int
+	DedupeWindow  time.Duration
+	DedupeEntries int
+}
+
+func (c HostConfig) withDefaults() HostConfig {
+	r := RelayConfig{Self: c.Self, Name: c.Name, DedupeWindow: c.DedupeWindow, DedupeEntries: c.DedupeEntries,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst}.withDefaults()
+	c.Name, c.DedupeWindow, c.DedupeEntries, c.RateLimit, c.RateBurst = r.Name, r.DedupeWindow, r.DedupeEntries, r.RateLimit, r.RateBurst
+	return c
+}
+
+// mediaCoalesce: a refresh from a child this soon after we asked the media
+// layer to call it is the same request again (a C child answers the
+// stream-start notice with [4, ownId] twice, and a call takes a moment).
+const mediaCoalesce = 2 * time.Second
+
+// notLiveEvery: we answer "not live" to one connection at most this often.
+// A C relay passes our [4, 0] down as [4], which its waiting child reads as
+// "new stream" and asks again: without this the pages ping-pong about 65
+// times a second until the host goes live (protocol doc §11), and the rate
+// limit would then start dropping that child's reports.
+const notLiveEvery = 2 * time.Second
+
+// ChatReceived is a chat message from a child, for local display: Msg is the
+// message as it arrived ([1] is the hop, [2] the author's name, [3] the text).
+type ChatReceived struct {
+	Conn ConnID
+	Peer string
+	Msg  Chat
+}
+
+func (ChatReceived) isOutput() {}
+
+// Host is the tree logic of a room's host, the root of the room's tree: it
+// builds the room map from its children's reports, greets every connection
+// with it, sends it down and to the index root on every change, floods chat,
+// and decides who gets the stream. Like Relay it does no I/O: every method
+// returns the Outputs for the caller to carry out, in order. It is not safe
+// for concurrent use; one goroutine owns it.
+//
+// Where the page generations differ it speaks like C (the current pages):
+// the greeting is the unmodified map, the map has the conference field [11]
+// (false), "not live" is [4, 0], and a stream start is announced with
+// [4, Self] (see HostConfig.NoStreamNotice).
+type Host struct {
+	cfg   HostConfig
+	conns map[ConnID]*connState // incoming: guests and children
+	root  *connState            // our connection to the index root
+	seq   uint64
+
+	rootID  string
+	roomMap RoomMap // rebuilt on every change, never mutated once handed out
+
+	streaming bool
+	fed       map[ConnID]time.Time // last media request per child
+	notLive   map[ConnID]time.Time // last [4, 0] per connection
+
+	dedupe *dedupe
+	stats  Stats
+	buf    []byte // packing scratch
+}
+
+// NewHost returns a host with no connections and its initial room map.
+func NewHost(cfg HostConfig) *Host {
+	cfg = cfg.withDefaults()
+	h := &Host{
+		cfg:     cfg,
+		conns:   map[ConnID]*connState{},
+		rootID:  cfg.RootID,
+		fed:     map[ConnID]time.Time{},
+		notLive: map[ConnID]time.Time{},
+		dedupe:  newDedupe(cfg.DedupeWindow, cfg.DedupeEntries),
+		stats:   Stats{Rejected: map[Reason]uint64{}},
+	}
+	h.rebuild()
+	return h
+}
+
+// RoomMap is the current room map, as last sent.
+func (h *Host) RoomMap() RoomMap { return h.roomMap }
+
+// Streaming reports whether we have a stream to give.
+func (h *Host) Streaming() bool { return h.streaming }
+
+// Children lists our children in the order of their first report.
+func (h *Host) Children() []Child {
+	kids := h.sortedChildren()
+	out := make([]Child, 0, len(kids))
+	for _, cs := range kids {
+		out = append(out, Child{ID: cs.peer, Name: cs.name, Report: cs.report})
+	}
+	return out
+}
+
+// Stats returns a copy of the counters.
+func (h *Host) Stats() Stats {
+	s := Stats{Forwarded: h.stats.Forwarded, Rejected: map[Reason]uint64{}}
+	for k, v := range h.stats.Rejected {
+		s.Rejected[k] = v
+	}
+	return s
+}
+
+// ConnStats returns a copy of one connection's counters.
+func (h *Host) ConnStats(c ConnID) (ConnStats, bool) {
+	cs := h.lookup(c)
+	if cs == nil {
+		return ConnStats{}, false
+	}
+	out := ConnStats{Accepted: cs.stats.Accepted, Rejected: map[Reason]uint64{}}
+	for k, v := range cs.stats.Rejected {
+		out.Rejected[k] = v
+	}
+	return out, true
+}
+
+func (h *Host) lookup(c ConnID) *connState {
+	if h.root != nil && h.root.id == c {
+		return h.root
+	}
+	return h.conns[c]
+}
+
+// Opened records a new incoming connection and greets it with the room map,
+// unmodified, as the C host page does (A/B hosts set [2] to −1 first; A/B
+// pages read the unmodified map just as well).
+func (h *Host) Opened(c ConnID, peer string, now time.Time) []Output {
+	h.conns[c] = &connState{id: c, peer: peer, role: roleGuest,
+		bucket: newBucket(h.cfg.RateLimit, h.cfg.RateBurst, now)}
+	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
+}
+
+// Closed forgets a connection. When a child leaves, the new map goes to the
+// children and then to the index root, in the host page's order.
+func (h *Host) Closed(c ConnID) []Output {
+	if h.root != nil && h.root.id == c {
+		return h.RootClosed(c)
+	}
+	cs, ok := h.conns[c]
+	if !ok {
+		return nil
+	}
+	delete(h.conns, c)
+	delete(h.fed, c)
+	delete(h.notLive, c)
+	var out []Output
+	if cs.role == roleChild && h.rebuild() {
+		h.sendMap(&out, false)
+	}
+	return out
+}
+
+// RootOpened records our connection to the index root and registers the
+// room: the map with [10] set to the root's id.
+func (h *Host) RootOpened(c ConnID, peer string) []Output {
+	h.root = &connState{id: c, peer: peer, role: roleParent}
+	h.rootID = peer
+	// Like the page, the children learn the new [10] with the next change.
+	h.rebuild()
+	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
+}
+
+// RootClosed forgets the root connection. The map keeps the root's id, as
+// the page's does.
+func (h *Host) RootClosed(c ConnID) []Output {
+	if h.root != nil && h.root.id == c {
+		h.root = nil
+	}
+	return nil
+}
+
+// SetName changes our display name ([8] and our report's [5]).
+func (h *Host) SetName(name string) []Output {
+	if name == "" {
+		name = h.cfg.Self
+	}
+	h.cfg.Name = name
+	return h.changed()
+}
+
+// SetRoomInfo changes the title, summary and cover.
+func (h *Host) SetRoomInfo(title, summary string, cover any) []Output {
+	h.cfg.Title, h.cfg.Summary, h.cfg.Cover = title, summary, cover
+	return h.changed()
+}
+
+func (h *Host) changed() []Output {
+	var out []Output
+	if h.rebuild() {
+		h.sendMap(&out, false)
+	}
+	return out
+}
+
+// SetStreaming tells the host whether it has a stream. When one starts
+// (every call with on = true is a new source), each child gets a media
+// request, and, as C hosts do, the notice [4, Self], which makes C relays
+// ask for the new stream for their own children.
+func (h *Host) SetStreaming(on bool, now time.Time) []Output {
+	h.streaming = on
+	clear(h.fed)
+	clear(h.notLive)
+	if !on {
+		return nil
+	}
+	kids := h.sortedChildren()
+	var out []Output
+	if !h.cfg.NoStreamNotice {
+		notice := []any{int64(TypeRefresh), h.cfg.Self}
+		for _, cs := range kids {
+			out = append(out, Send{To: cs.id, Msg: notice})
+		}
+	}
+	for _, cs := range kids {
+		out = append(out, h.feed(cs, MediaStreamArrived, now))
+	}
+	return out
+}
+
+// Chat authors a chat message [0, Self, name, text, image, ""] and sends it
+// to every child. Like the page, it needs a text or an image.
+func (h *Host) Chat(name, text string, image any, now time.Time) []Output {
+	if text == "" && (image == nil || image == "") {
+		return nil
+	}
+	msg := []any{int64(TypeChat), h.cfg.Self, name, text, image, ""}
+	h.dedupe.firstTime(chatKey(msg), now) // so it is not flooded again if it comes back
+	var out []Output
+	for _, cs := range h.sortedChildren() {
+		out = append(out, Send{To: cs.id, Msg: msg})
+	}
+	return out
+}
+
+// Leave says goodbye as the host page does on unload: a bare [5] to every
+// child. The caller then closes the connections.
+func (h *Host) Leave() []Output {
+	bye := []any{int64(TypeHostBye)}
+	var out []Output
+	for _, cs := range h.sortedChildren() {
+		out = append(out, Send{To: cs.id, Msg: bye})
+	}
+	return out
+}
+
+// Receive handles one decoded message that arrived on connection c.
+func (h *Host) Receive(c ConnID, v any, now time.Time) []Output {
+	cs := h.lookup(c)
+	if cs == nil {
+		return nil
+	}
+	if cs == h.root {
+		// The index root sends its room list; the host page ignores it.
+		cs.stats.Accepted++
+		return nil
+	}
+	var out []Output
+	if !cs.bucket.allow(now) {
+		h.reject(&out, cs, RejectRate, "")
+		return out
+	}
+	a, isArray := v.([]any)
+	typ, ok := Type(v)
+	if !isArray || !ok {
+		h.reject(&out, cs, RejectMalformed, "not a typed array")
+		return out
+	}
+	switch typ {
+	case TypeChat:
+		h.onChat(&out, cs, a, now)
+	case TypeTree:
+		switch mark := num(a, 1, -99); mark {
+		case MarkReport:
+			h.onReport(&out, cs, Report(a), now)
+		case MarkRoomMap, MarkProvisional:
+			// The host page would file it as a child's report under the
+			// map's title; nobody may send the host a room map.
+			h.reject(&out, cs, RejectFromBelow, "room map sent to the host")
+		default:
+			h.reject(&out, cs, RejectUnexpected, "type 1 with unknown mark")
+		}
+	case TypeLend:
+		// The page asks a human; we lend when we have something to lend,
+		// to the connection's peer, whatever [1] claims.
+		cs.stats.Accepted++
+		if h.streaming {
+			out = append(out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaLend})
+		}
+	case TypeRefresh:
+		h.onRefresh(&out, cs, a, now)
+	case TypeHostBye:
+		// Conference (C) is off in our maps ([11] = false); the C host page
+		// would take a join request as switching it on.
+		h.reject(&out, cs, RejectUnexpected, "type 5: no conference here")
+	default:
+		// Type 3 (only ever sent down), games (6–8) and newer types: the
+		// host page logs them as unknown.
+		h.reject(&out, cs, RejectUnexpected, "type not handled by a host")
+	}
+	return out
+}
+
+func (h *Host) onChat(out *[]Output, cs *connState, a []any, now time.Time) {
+	if cs.role != roleChild {
+		h.reject(out, cs, RejectNotChild, "")
+		return
+	}
+	if !h.dedupe.firstTime(chatKey(a), now) {
+		h.reject(out, cs, RejectDuplicate, "")
+		return
+	}
+	cs.stats.Accepted++
+	msg := Chat(a).ForwardedBy(h.cfg.Self)
+	for _, c := range h.sortedChildren() {
+		if c != cs {
+			*out = append(*out, Send{To: c.id, Msg: msg})
+			h.stats.Forwarded++
+		}
+	}
+	*out = append(*out, ChatReceived{Conn: cs.id, Peer: cs.peer, Msg: Chat(a)})
+}
+
+func (h *Host) onReport(out *[]Output, cs *connState, rep Report, now time.Time) {
+	if rep.ID() != cs.peer {
+		h.reject(out, cs, RejectImpostor, "report [4]="+clip(rep.ID())+" on the connection of "+cs.peer)
+		return
+	}
+	limit := searchLimit
+	for _, c := range rep.Children() {
+		if c.ID == h.cfg.Self || c.Report.contains(h.cfg.Self, &limit) {
+			h.reject(out, cs, RejectCycle, "our own id is in the child's subtree")
+			return
+		}
+	}
+	// The report goes into the map everybody gets: one value that does not
+	// pack (JS sends ±Infinity and NaN, we cannot) or a nesting too deep
+	// would make the map unsendable for the whole room. Check it at the depth
+	// it will have in the index root's room list (list, map, our report).
+	var err error
+	if h.buf, err = binarypack.AppendPack(h.buf[:0], []any{[]any{[]any{[]any(rep)}}}); err != nil {
+		h.reject(out, cs, RejectMalformed, "report does not pack: "+err.Error())
+		return
+	}
+	first := cs.role == roleGuest
+	if first && h.cfg.MaxChildren > 0 && len(h.sortedChildren()) >= h.cfg.MaxChildren {
+		h.reject(out, cs, RejectTooManyChildren, "")
+		*out = append(*out, CloseConn{Conn: cs.id, Reason: RejectTooManyChildren})
+		return
+	}
+	cs.stats.Accepted++
+	if first {
+		h.seq++
+		cs.joined = h.seq // the page lists children in the order of their first report
+		for _, old := range h.conns {
+			if old != cs && old.role == roleChild && old.peer == cs.peer {
+				// The same peer on a new connection: the old one is stale.
+				// Keep its place in the report, as the page does.
+				old.role = roleGuest
+				cs.joined = old.joined
+				delete(h.fed, old.id)
+			}
+		}
+	}
+	cs.role = roleChild
+	cs.name = rep.Name()
+	cs.report = rep
+	if first && h.streaming {
+		// The host page calls a child with its stream on its first report.
+		*out = append(*out, h.feed(cs, MediaJoined, now))
+	}
+	if h.rebuild() {
+		h.sendMap(out, true)
+	}
+}
+
+func (h *Host) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
+	if cs.role != roleChild {
+		h.reject(out, cs, RejectNotChild, "")
+		return
+	}
+	if x := at(a, 1); x == nil || isZero(x) {
+		h.reject(out, cs, RejectUnexpected, "type 4 \"not live\" sent to the host")
+		return
+	}
+	cs.stats.Accepted++
+	// [1] names the requester; we serve the connection's peer.
+	if h.streaming {
+		if t, ok := h.fed[cs.id]; ok && now.Sub(t) < mediaCoalesce {
+			return
+		}
+		*out = append(*out, h.feed(cs, MediaRefresh, now))
+		return
+	}
+	if t, ok := h.notLive[cs.id]; ok && now.Sub(t) < notLiveEvery {
+		return
+	}
+	h.notLive[cs.id] = now
+	// C's "not live"; A/B children read any type 4 from the parent that way.
+	*out = append(*out, Send{To: cs.id, Msg: []any{int64(TypeRefresh), int64(0)}})
+}
+
+// feed is a media request for a child, remembered for coalescing.
+func (h *Host) feed(cs *connState, why MediaReason, now time.Time) Output {
+	h.fed[cs.id] = now
+	return MediaRequest{To: cs.id, Peer: cs.peer, Reason: why}
+}
+
+// rebuild makes the room map from scratch and reports whether it changed.
+// The pages rebuild on every report and re-send even an unchanged map; we
+// send only changes (a map carries the whole tree and maybe a 1 MiB cover).
+func (h *Host) rebuild() bool {
+	rep := BuildReport(h.cfg.Self, h.cfg.Name, h.Children())
+	rep[1] = int64(MarkRoomMap) // the host's own report carries mark 1
+	limit := searchLimit
+	members := memberIDs(rep, nil, &limit)
+	members = append(members, h.cfg.Self)
+	m := RoomMap{int64(TypeTree), int64(MarkRoomMap), members, int64(h.cfg.RoomType),
+		h.cfg.Title, h.cfg.Summary, h.cfg.Cover, h.cfg.Self, h.cfg.Name, rep, h.rootID,
+		false} // [11] conference: off (C); A/B pages ignore it
+	if h.roomMap != nil && reflect.DeepEqual(m, h.roomMap) {
+		return false
+	}
+	h.roomMap = m
+	return true
+}
+
+// memberIDs lists the ids in a report's subtree as the pages' room map does:
+// at each level the ids of the triples, then each child's subtree in turn.
+// Like the pages it skips a triple whose report is not an array with a child
+// count, but still walks into it. At most *limit reports are walked.
+func memberIDs(rep Report, ids []any, limit *int) []any {
+	if *limit <= 0 {
+		return ids
+	}
+	*limit--
+	for i := repFirstChild; i+2 < len(rep); i += 3 {
+		id, _ := rep[i].(string)
+		sub, _ := rep[i+2].([]any)
+		if id != "" && len(sub) > repCount {
+			ids = append(ids, id)
+		}
+	}
+	for i := repFirstChild + 2; i < len(rep); i += 3 {
+		if sub, ok := rep[i].([]any); ok {
+			ids = memberIDs(sub, ids, limit)
+		}
+	}
+	if ids == nil {
+		ids = []any{}
+	}
+	return ids
+}
+
+// sendMap sends the map to the index root and every child, one shared value.
+// The host page registers first on a report and last on other changes.
+func (h *Host) sendMap(out *[]Output, rootFirst bool) {
+	m := []any(h.roomMap)
+	if rootFirst && h.root != nil {
+		*out = append(*out, Send{To: h.root.id, Msg: m})
+	}
+	for _, cs := range h.sortedChildren() {
+		*out = append(*out, Send{To: cs.id, Msg: m})
+	}
+	if !rootFirst && h.root != nil {
+		*out = append(*out, Send{To: h.root.id, Msg: m})
+	}
+}
+
+func (h *Host) sortedChildren() []*connState {
+	var out []*connState
+	for _, cs := range h.conns {
+		if cs.role == roleChild {
+			out = append(out, cs)
+		}
+	}
+	sortByJoin(out)
+	return out
+}
+
+func (h *Host) reject(out *[]Output, cs *connState, why Reason, detail string) {
+	*out = append(*out, cs.reject(&h.stats, why, detail))
+}
