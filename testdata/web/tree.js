@@ -11,6 +11,23 @@
 //   P.startIndex(o)     index client: connects to o.rootId, keeps the list.
 // o always carries the PeerServer options {host, port, path, key}.
 //
+// Media (§3.5, §4): the parent always calls the child, peer.call(childId,
+// stream); the child answers with call.answer() (receive-only).
+//   host      o.stream (or P.startStream() later) takes camera+mic from
+//             getUserMedia; it calls each child on its first report and on
+//             [4, childId]; without a stream it answers [4, 0]. Starting a
+//             stream sends [4, ownId] to all children (generation C); they
+//             ask back. A child's previous call is closed before a new one.
+//   audience  answers every call, shows the latest stream in a muted
+//             <video>, and relays it: new children are called on their
+//             first report, [4, id] from a child is served from the held
+//             stream, or the child waits (all waiting children are called
+//             when the next stream arrives) and [4, ownId] goes up. [4, x≠0]
+//             from the parent ("new stream", C) makes it ask its parent and
+//             tell its children; [4, 0] ("not live") is passed to waiting
+//             children.
+// Stats: P.video() (incoming), P.sentVideo() (outgoing), P.waitVideo().
+//
 // Values crossing CDP are "tagged values" as in peer.js: plain JSON plus
 // {"$bin": base64}, {"$undef": true} and, for received strings longer than
 // 4096 UTF-16 units, {"$bigstring": {len, sha256}} (len in UTF-16 units,
@@ -22,6 +39,7 @@
 //   room map [1, 1, memberIds, 0, title, summary, cover, hostId, hostName,
 //             hostReport, rootId, false]
 //   chat     [0, lastHop, name, text, image|null, icon]
+//   refresh  [4, requesterId] up; [4, ownId] "new stream" down (C); [4, 0] "not live"
 "use strict";
 
 (() => {
@@ -125,6 +143,23 @@
 	const log = []; // every received value: {from, kind, msg}
 	const errors = [];
 	let parentClosed = false;
+
+	// media
+	const ASK_TIMEOUT = 10000; // ms an unanswered [4, ownId] keeps children waiting
+	let localStream = null; // host: camera + mic
+	const outCalls = new Map(); // child id -> the MediaConnection we placed
+	let inCall = null; // audience: the latest incoming call
+	let inPC = null; // its RTCPeerConnection (PeerJS drops the reference on close)
+	let inStream = null; // its remote stream; null before "stream" and after close
+	let inClosed = false;
+	let callsReceived = 0;
+	let callAt = 0; // performance.now() when inCall arrived
+	let firstFrameMs = null; // from callAt to the first decoded frame of inCall
+	let lastInbound = null; // last stats of inCall (kept once its connection closed)
+	const waiting = new Set(); // children that asked [4, id] while we had no stream
+	let askedAt = 0; // performance.now() of our pending [4, ownId] up, 0 = none
+	let notLive = 0; // [4, 0] received from the parent
+	let videoEl = null;
 
 	function errText(e) {
 		return (e && e.type ? e.type + ": " : "") + (e && e.message !== undefined ? e.message : String(e));
@@ -232,7 +267,13 @@
 		if (conn.peer !== id) {
 			for (const x of conns) if (x.open && x.peer === id) { c = x; break; }
 		}
+		const isNew = !children.has(id);
 		children.set(id, c);
+		// A new child is called at once with our stream, if we have one.
+		if (isNew && typeof id === "string") {
+			const s = streamToSend();
+			if (s) callChild(id, s);
+		}
 		triples.set(id, { name: msg[5], report: msg });
 		subtreeChanged();
 	}
@@ -248,11 +289,7 @@
 				if (msg[1] === 0) onReport(conn, msg);
 				break;
 			case 4:
-				// Host without a stream answers a refresh "not live" (C: [4, 0])
-				// on the connection whose peer id is [1].
-				if (role === "host") {
-					for (const c of conns) if (c.peer === msg[1]) { send(c, [4, 0]); break; }
-				}
+				onStreamRequest(msg[1]);
 				break;
 		}
 	}
@@ -264,6 +301,12 @@
 			if (c === conn) { children.delete(id); changed = true; }
 		}
 		if (triples.delete(conn.peer)) changed = true;
+		waiting.delete(conn.peer);
+		const call = outCalls.get(conn.peer);
+		if (call && !children.has(conn.peer)) {
+			outCalls.delete(conn.peer);
+			call.close();
+		}
 		if (changed) subtreeChanged();
 	}
 
@@ -282,7 +325,217 @@
 					provisional = msg;
 				}
 				break;
+			case 4:
+				onParentStreamNotice(msg[1]);
+				break;
 		}
+	}
+
+	// ---- media (§3.5, §4) --------------------------------------------------
+	function streamToSend() {
+		return role === "host" ? localStream : inStream;
+	}
+	// callChild calls a child with a stream, hanging up our previous call
+	// to it first (§9 item 13).
+	function callChild(id, stream) {
+		const old = outCalls.get(id);
+		if (old) {
+			outCalls.delete(id);
+			old.close();
+		}
+		const call = peer.call(id, stream);
+		if (!call) {
+			errors.push("peer.call(" + id + ") returned nothing");
+			return;
+		}
+		outCalls.set(id, call);
+		call.on("close", () => { if (outCalls.get(id) === call) outCalls.delete(id); });
+		call.on("error", (e) => errors.push("call to " + id + ": " + errText(e)));
+	}
+	function asking() {
+		return askedAt !== 0 && performance.now() - askedAt < ASK_TIMEOUT;
+	}
+	// askParent sends [4, ownId] up, unless a request is already pending
+	// (a second one would make the parent re-call us and cut the stream we
+	// pass on) or force is set.
+	function askParent(force) {
+		if (!force && asking()) return;
+		if (send(parentConn, [4, ownId])) askedAt = performance.now();
+	}
+	// [4, id] from a child: the refresh request (§3.5).
+	function onStreamRequest(id) {
+		if (typeof id !== "string" || !id) return;
+		if (role === "host") {
+			if (localStream) {
+				callChild(id, localStream);
+			} else {
+				for (const c of conns) if (c.peer === id) { send(c, [4, 0]); break; }
+			}
+		} else if (role === "audience") {
+			if (inStream && !asking()) {
+				callChild(id, inStream);
+			} else {
+				waiting.add(id);
+				askParent(false);
+			}
+		}
+	}
+	// Type 4 from the parent (C): [4, x≠0] "a new stream is available" ->
+	// ask the parent and tell our children; [4, 0] (or [4]) "not live".
+	function onParentStreamNotice(x) {
+		if (x) {
+			askParent(false);
+			for (const c of children.values()) send(c, [4, ownId]);
+			return;
+		}
+		notLive++;
+		askedAt = 0;
+		for (const id of waiting) send(children.get(id), [4, 0]);
+		waiting.clear();
+	}
+	function onCall(call) {
+		if (role !== "audience") {
+			errors.push("unexpected call from " + call.peer + " (role " + role + ")");
+			call.close();
+			return;
+		}
+		callsReceived++;
+		inCall = call;
+		inStream = null;
+		inClosed = false;
+		lastInbound = null;
+		firstFrameMs = null;
+		callAt = performance.now();
+		call.on("stream", (s) => onStream(call, s));
+		call.on("close", () => {
+			if (call !== inCall) return;
+			inClosed = true;
+			inStream = null;
+			if (videoEl) videoEl.srcObject = null; // C blanks the video
+		});
+		call.on("error", (e) => errors.push("call from " + call.peer + ": " + errText(e)));
+		call.answer(); // no stream: receive-only
+		inPC = call.peerConnection;
+		watchFirstFrame(call, inPC, callAt);
+	}
+	function onStream(call, stream) {
+		// PeerJS emits "stream" once per track, with the same stream.
+		if (call !== inCall || inStream === stream) return;
+		inStream = stream;
+		askedAt = 0;
+		show(stream);
+		for (const id of waiting) if (children.has(id)) callChild(id, stream);
+		waiting.clear();
+	}
+	function show(stream) {
+		if (!videoEl) {
+			videoEl = document.createElement("video");
+			videoEl.autoplay = true;
+			videoEl.muted = true;
+			videoEl.playsInline = true;
+			videoEl.width = 320;
+			document.body.appendChild(videoEl);
+		}
+		videoEl.srcObject = stream;
+		const r = videoEl.play();
+		if (r && r.catch) r.catch((e) => errors.push("video play: " + errText(e)));
+	}
+	// inboundStats reads the inbound video and audio RTP stats of pc.
+	async function inboundStats(pc) {
+		if (!pc || pc.signalingState === "closed") return null;
+		const report = await pc.getStats();
+		let video = null;
+		let audio = null;
+		report.forEach((s) => {
+			if (s.type !== "inbound-rtp") return;
+			if (s.kind === "video") video = s;
+			else if (s.kind === "audio") audio = s;
+		});
+		const codec = video && video.codecId ? report.get(video.codecId) : null;
+		return { video, audio, codec: codec ? codec.mimeType : null };
+	}
+	// watchFirstFrame polls the stats of a new call until its first frame
+	// is decoded (at most 60 s, or until another call replaces it).
+	async function watchFirstFrame(call, pc, t0) {
+		while (call === inCall && firstFrameMs === null && performance.now() - t0 < 60000) {
+			let st = null;
+			try { st = await inboundStats(pc); } catch (e) { return; }
+			if (call !== inCall) return;
+			if (st && st.video && st.video.framesDecoded > 0) {
+				firstFrameMs = Math.round(performance.now() - t0);
+				return;
+			}
+			await sleep(10);
+		}
+	}
+	async function videoStats() {
+		let st = null;
+		try { st = await inboundStats(inPC); } catch (e) { st = null; }
+		if (st) lastInbound = st;
+		else st = lastInbound;
+		const v = (st && st.video) || {};
+		const a = (st && st.audio) || {};
+		const n = (x) => (typeof x === "number" ? x : 0);
+		return {
+			calls: callsReceived,
+			from: inCall ? inCall.peer : null,
+			closed: inClosed,
+			framesDecoded: n(v.framesDecoded),
+			frameWidth: n(v.frameWidth),
+			frameHeight: n(v.frameHeight),
+			framesReceived: n(v.framesReceived),
+			framesDropped: n(v.framesDropped),
+			framesPerSecond: n(v.framesPerSecond),
+			packetsLost: n(v.packetsLost),
+			bytesReceived: n(v.bytesReceived),
+			nackCount: n(v.nackCount),
+			pliCount: n(v.pliCount),
+			firstFrameMs,
+			codec: st ? st.codec : null,
+			audio: { packetsReceived: n(a.packetsReceived), totalSamplesReceived: n(a.totalSamplesReceived) },
+		};
+	}
+	// sentStats reads the outbound video of our calls: per child in byChild,
+	// the first child's at the top level, and the local track's settings.
+	async function sentStats() {
+		const out = {
+			calls: outCalls.size, to: null, frameWidth: 0, frameHeight: 0, framesEncoded: 0, framesSent: 0,
+			qualityLimitationReason: null, codec: null, track: null, byChild: {},
+		};
+		const s = streamToSend();
+		const tr = s && s.getVideoTracks()[0];
+		if (tr) {
+			const st = tr.getSettings();
+			out.track = { width: st.width || 0, height: st.height || 0, frameRate: st.frameRate || 0 };
+		}
+		for (const [id, call] of outCalls) {
+			const pc = call.peerConnection;
+			if (!pc || pc.signalingState === "closed") continue;
+			let report;
+			try { report = await pc.getStats(); } catch (e) { continue; }
+			let v = null;
+			report.forEach((x) => { if (x.type === "outbound-rtp" && x.kind === "video") v = x; });
+			if (!v) continue;
+			const c = v.codecId ? report.get(v.codecId) : null;
+			const one = {
+				frameWidth: v.frameWidth || 0,
+				frameHeight: v.frameHeight || 0,
+				framesEncoded: v.framesEncoded || 0,
+				framesSent: v.framesSent || 0,
+				qualityLimitationReason: v.qualityLimitationReason || null,
+				codec: c ? c.mimeType : null,
+			};
+			out.byChild[id] = one;
+			if (out.to === null && one.framesEncoded > 0) {
+				out.to = id;
+				Object.assign(out, one);
+			}
+		}
+		return out;
+	}
+	async function getCamera(o) {
+		const c = (o && o.constraints) || { video: { width: 640, height: 480 }, audio: true };
+		return navigator.mediaDevices.getUserMedia(c);
 	}
 
 	// Greeting on every incoming connection's open (§3.1.1, C): the host
@@ -332,6 +585,9 @@
 		name = o.name || ownId;
 		peer.on("error", (err) => errors.push("peer " + errText(err)));
 		peer.on("connection", onConnection);
+		peer.on("call", (call) => {
+			try { onCall(call); } catch (e) { errors.push("call: " + errText(e)); }
+		});
 		return ownId;
 	}
 	function connectOut(id, onOpen, onData) {
@@ -377,6 +633,7 @@
 				cover: o.cover === undefined ? null : o.cover,
 				rootId: o.rootId || "",
 			};
+			if (o.stream) localStream = await getCamera(o);
 			await start("host", o);
 			rebuildMap();
 			if (o.rootId) {
@@ -398,6 +655,51 @@
 				rooms = d;
 			});
 			return ownId;
+		},
+
+		// startStream (host) takes camera+mic now (replacing a previous
+		// stream) and tells the children "new stream" with [4, ownId] (C);
+		// they ask back with [4, childId] and are called then.
+		// o.constraints overrides the getUserMedia constraints.
+		async startStream(o) {
+			if (role !== "host") throw new Error("startStream: role is " + role);
+			const s = await getCamera(o);
+			if (localStream) for (const t of localStream.getTracks()) t.stop();
+			localStream = s;
+			let n = 0;
+			for (const c of children.values()) if (send(c, [4, ownId])) n++;
+			return n;
+		},
+		// refresh (audience) asks the parent for the stream: [4, ownId]
+		// (generation B/C "Refresh" button). Returns whether it was sent.
+		refresh() {
+			if (role !== "audience") throw new Error("refresh: role is " + role);
+			askParent(true);
+			return askedAt !== 0;
+		},
+		video: () => videoStats(),
+		sentVideo: () => sentStats(),
+		media: () => ({
+			hasLocal: !!localStream,
+			hasStream: !!inStream,
+			calls: callsReceived,
+			from: inCall ? inCall.peer : null,
+			outCalls: Array.from(outCalls.keys()),
+			waiting: Array.from(waiting),
+			asking: asking(),
+			notLive,
+		}),
+		// waitVideo waits until the current incoming call has decoded at
+		// least minFrames frames (and, if minCalls is given, at least that
+		// many calls arrived); resolves with P.video().
+		async waitVideo(minFrames = 1, timeoutMs = 15000, minCalls = 1) {
+			const deadline = Date.now() + timeoutMs;
+			for (;;) {
+				const v = await videoStats();
+				if (v.calls >= minCalls && v.framesDecoded >= minFrames) return v;
+				if (Date.now() > deadline) throw new Error("waitVideo(" + minFrames + ", calls " + minCalls + "): not within " + timeoutMs + " ms: " + JSON.stringify(v));
+				await sleep(50);
+			}
 		},
 
 		// tryClaim opens a separate peer with a fixed id: "open" (the peer is
@@ -482,6 +784,7 @@
 			return null;
 		},
 		destroy() {
+			if (localStream) for (const t of localStream.getTracks()) t.stop();
 			for (const p of claimPeers) p.destroy();
 			if (peer) peer.destroy();
 			return null;
