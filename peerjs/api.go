@@ -37,6 +37,18 @@ type APIOptions struct {
 // gathered: a relay may share a host (or a network namespace with only lo)
 // with its parent or children, and pion skips loopback by default.
 func NewAPI(o APIOptions) (*webrtc.API, error) {
+	se := NewSettingEngine(o)
+	var me webrtc.MediaEngine
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("peerjs: register codecs: %w", err)
+	}
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me)), nil
+}
+
+// NewSettingEngine is the pion setting engine every connection of ours
+// uses, data or media: loopback candidates gathered, our SCTP message limit,
+// pion's logs through zap.
+func NewSettingEngine(o APIOptions) webrtc.SettingEngine {
 	log := o.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -48,11 +60,7 @@ func NewAPI(o APIOptions) (*webrtc.API, error) {
 	if o.InterfaceFilter != nil {
 		se.SetInterfaceFilter(o.InterfaceFilter)
 	}
-	var me webrtc.MediaEngine
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("peerjs: register codecs: %w", err)
-	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me)), nil
+	return se
 }
 
 // zapFactory adapts zap to pion's logger interface, one level down: pion's

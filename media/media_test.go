@@ -1,0 +1,208 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/p2plive/p2plive-node/peerjs"
+)
+
+func loopbackSetting() webrtc.SettingEngine {
+	return peerjs.NewSettingEngine(peerjs.APIOptions{InterfaceFilter: func(n string) bool { return n == "lo" }})
+}
+
+var vp8 = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+var opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
+
+// connect negotiates offerer → answerer in process (no trickle: waits for
+// gathering), bounded by ctx.
+func connect(ctx context.Context, t testing.TB, off, ans *webrtc.PeerConnection) {
+	t.Helper()
+	o, err := off.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := webrtc.GatheringCompletePromise(off)
+	if err := off.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g:
+	case <-ctx.Done():
+		t.Fatal("offer gathering timed out")
+	}
+	if err := ans.SetRemoteDescription(*off.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ans.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = webrtc.GatheringCompletePromise(ans)
+	if err := ans.SetLocalDescription(a); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g:
+	case <-ctx.Done():
+		t.Fatal("answer gathering timed out")
+	}
+	if err := off.SetRemoteDescription(*ans.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vp8Payload is a fake VP8 payload: descriptor with S/PID 0 on the first
+// packet of a frame, payload header P bit clear for keyframes, then a
+// recognisable body.
+func vp8Payload(frame, part int, key bool) []byte {
+	b := []byte{0x00, 0x01}
+	if part == 0 {
+		b[0] = 0x10 // S
+		if key {
+			b[1] = 0x00
+		}
+	}
+	return append(b, []byte(fmt.Sprintf("frame %d part %d", frame, part))...)
+}
+
+func newReceiver(t testing.TB) *webrtc.PeerConnection {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(loopbackSetting()), webrtc.WithMediaEngine(me))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	return pc
+}
+
+// TestForwardUnchanged publishes synthetic VP8 and Opus through a Source to
+// a child PeerConnection and checks that every packet's payload arrives
+// byte for byte, in order, with the published sequence numbers and
+// timestamps (only SSRC and payload type are the child's).
+func TestForwardUnchanged(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src, err := NewSource(Config{Logger: zap.NewNop(), Setting: loopbackSetting()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	src.Expect(webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio)
+	vpub, err := src.Publish(webrtc.RTPCodecTypeVideo, vp8, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apub, err := src.Publish(webrtc.RTPCodecTypeAudio, opus, 109)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing is ready before both kinds published... Publish creates the
+	// tracks, so the source is ready now.
+	if ok, _ := src.Ready(); !ok {
+		t.Fatal("source not ready after publishing both kinds")
+	}
+	sub, pc, err := src.Subscribe(zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	recv := newReceiver(t)
+	type got struct {
+		kind webrtc.RTPCodecType
+		pkt  *rtp.Packet
+	}
+	arrived := make(chan got, 4096)
+	recv.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			arrived <- got{tr.Kind(), p}
+		}
+	})
+	connect(ctx, t, pc, recv)
+
+	// Publish until the child has its first packet (it must start at a
+	// keyframe), then a known sequence.
+	var sent []*rtp.Packet
+	seq, ts := uint16(65000), uint32(1000) // wraps during the test
+	aseq := uint16(7)
+	publish := func(frame int, key bool) {
+		for part := 0; part < 3; part++ {
+			p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 100, SequenceNumber: seq, Timestamp: ts,
+				SSRC: 1234, Marker: part == 2}, Payload: vp8Payload(frame, part, key)}
+			if err := vpub.WriteRTP(p); err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, p)
+			seq++
+		}
+		ts += 3000
+		ap := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 109, SequenceNumber: aseq, Timestamp: uint32(frame) * 960,
+			SSRC: 99}, Payload: []byte(fmt.Sprintf("opus %d", frame))}
+		if err := apub.WriteRTP(ap); err != nil {
+			t.Fatal(err)
+		}
+		aseq++
+	}
+	// Before the child is connected: delta frames only. They must not
+	// reach the child (it starts at a keyframe).
+	for f := 0; f < 3; f++ {
+		publish(f, false)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		if time.Now().After(deadline) {
+			t.Fatalf("child never connected: %s", pc.ConnectionState())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	sent = sent[:0]
+	for f := 3; f < 60; f++ {
+		publish(f, f == 3 || f == 40)
+		time.Sleep(2 * time.Millisecond)
+	}
+	var video []*rtp.Packet
+	audio := 0
+	for len(video) < len(sent) {
+		select {
+		case g := <-arrived:
+			if g.kind == webrtc.RTPCodecTypeVideo {
+				video = append(video, g.pkt)
+			} else {
+				audio++
+			}
+		case <-ctx.Done():
+			t.Fatalf("only %d of %d video packets arrived", len(video), len(sent))
+		}
+	}
+	for i, p := range video {
+		w := sent[i]
+		if !bytes.Equal(p.Payload, w.Payload) || p.SequenceNumber != w.SequenceNumber || p.Timestamp != w.Timestamp || p.Marker != w.Marker {
+			t.Fatalf("packet %d: got seq %d ts %d m %v %q, want seq %d ts %d m %v %q", i,
+				p.SequenceNumber, p.Timestamp, p.Marker, p.Payload, w.SequenceNumber, w.Timestamp, w.Marker, w.Payload)
+		}
+	}
+	if audio == 0 {
+		t.Error("no audio arrived")
+	}
+	st := sub.Stats()
+	t.Logf("child stats %+v; video track %+v", st, vpub.Track().Stats())
+	if st.Skipped == 0 {
+		t.Error("delta frames before the first keyframe were not skipped")
+	}
+}

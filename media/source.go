@@ -1,0 +1,322 @@
+package media
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+)
+
+// Config tunes a Source.
+type Config struct {
+	Logger *zap.Logger
+	// Setting is the pion setting engine of every media PeerConnection
+	// (loopback candidates, logging); see peerjs.NewSettingEngine.
+	Setting webrtc.SettingEngine
+	// ICEServers for every media PeerConnection.
+	ICEServers []webrtc.ICEServer
+	// KeyframeInterval throttles keyframe requests upstream (default 500 ms).
+	KeyframeInterval time.Duration
+	// Queue is each child's queue length in packets (default DefaultQueue).
+	Queue int
+	// SettleTime is how long after the first track of a new stream we wait
+	// for its other tracks before declaring it ready (default 1 s); a stream
+	// whose expected kinds have all arrived is ready at once.
+	SettleTime time.Duration
+}
+
+// Source is the stream a node relays: one Track per kind fed by upstream
+// (the parent's call, or a local clip), and the children subscribed to it.
+//
+// The set of tracks has a generation: it moves on when a track appears or is
+// replaced by one with another codec. A child whose subscription is of an
+// older generation needs a new call; a new upstream with the same codecs is
+// spliced into the existing tracks and needs none.
+type Source struct {
+	cfg Config
+	log *zap.Logger
+	up  *webrtc.API // receives from the parent: NACK generation, RR, TWCC
+
+	mu       sync.Mutex // guards the fields below
+	tracks   []*Track   // at most one per kind
+	gen      uint64
+	ready    bool
+	expect   []webrtc.RTPCodecType // kinds the current upstream offer carries
+	settle   *time.Timer
+	changed  chan struct{}
+	down     *webrtc.API // sends to children, built for the current codecs
+	streamID string
+	closed   bool
+}
+
+// NewSource builds an empty source.
+func NewSource(cfg Config) (*Source, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.KeyframeInterval <= 0 {
+		cfg.KeyframeInterval = DefaultKeyframeInterval
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.SettleTime <= 0 {
+		cfg.SettleTime = time.Second
+	}
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("media: register codecs: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, fmt.Errorf("media: register interceptors: %w", err)
+	}
+	s := &Source{
+		cfg: cfg, log: cfg.Logger,
+		up:       webrtc.NewAPI(webrtc.WithSettingEngine(cfg.Setting), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)),
+		changed:  make(chan struct{}),
+		streamID: "p2plive-" + randomID(),
+	}
+	return s, nil
+}
+
+// UpstreamPeerConnection is a new PeerConnection to receive the parent's
+// call on: every track it receives is fed to the source.
+func (s *Source) UpstreamPeerConnection(expect []webrtc.RTPCodecType) (*webrtc.PeerConnection, error) {
+	pc, err := s.up.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
+	if err != nil {
+		return nil, fmt.Errorf("media: upstream connection: %w", err)
+	}
+	s.mu.Lock()
+	s.expect = expect
+	s.mu.Unlock()
+	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		s.ingestRemote(pc, remote)
+	})
+	return pc, nil
+}
+
+// Changed is closed when the generation or readiness changes.
+func (s *Source) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Ready reports whether the source has a stream to give children, and its
+// generation.
+func (s *Source) Ready() (bool, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready, s.gen
+}
+
+// Tracks are the current tracks.
+func (s *Source) Tracks() []*Track {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Track(nil), s.tracks...)
+}
+
+// Subscribe prepares a child's PeerConnection carrying the current tracks;
+// the caller makes the call with it (peerjs.Peer.Call) and closes the
+// subscriber (which closes the PeerConnection) when the call ends.
+func (s *Source) Subscribe(log *zap.Logger) (*Subscriber, *webrtc.PeerConnection, error) {
+	s.mu.Lock()
+	if s.closed || !s.ready {
+		s.mu.Unlock()
+		return nil, nil, ErrNoStream
+	}
+	tracks := append([]*Track(nil), s.tracks...)
+	gen, api := s.gen, s.down
+	s.mu.Unlock()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
+	if err != nil {
+		return nil, nil, fmt.Errorf("media: child connection: %w", err)
+	}
+	sub, err := newSubscriber(s, pc, tracks, gen, s.cfg.Queue, log)
+	if err != nil {
+		_ = pc.Close()
+		return nil, nil, err
+	}
+	return sub, pc, nil
+}
+
+// ErrNoStream: nothing to relay yet.
+var ErrNoStream = errors.New("media: no stream yet")
+
+// Close ends every track.
+func (s *Source) Close() {
+	s.mu.Lock()
+	s.closed = true
+	tracks := s.tracks
+	if s.settle != nil {
+		s.settle.Stop()
+	}
+	s.mu.Unlock()
+	for _, t := range tracks {
+		t.close()
+	}
+}
+
+// trackFor returns the track that a new input of this kind and codec feeds:
+// the existing one when the codec is the same (splice), else a new one (a
+// new generation).
+func (s *Source) trackFor(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability) (*Track, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	for i, t := range s.tracks {
+		if t.kind != kind {
+			continue
+		}
+		if sameCodec(t.codec, codec) {
+			return t, nil
+		}
+		t.close()
+		nt := newTrack(kind, codec, s.streamID, s.cfg.KeyframeInterval, s.log)
+		s.tracks[i] = nt
+		s.log.Info("upstream codec changed; children need a new call",
+			zap.String("from", t.codec.MimeType), zap.String("to", codec.MimeType))
+		s.bumpLocked()
+		return nt, nil
+	}
+	nt := newTrack(kind, codec, s.streamID, s.cfg.KeyframeInterval, s.log)
+	s.tracks = append(s.tracks, nt)
+	s.log.Info("new upstream track", zap.Stringer("kind", kind), zap.String("codec", codec.MimeType),
+		zap.String("fmtp", codec.SDPFmtpLine))
+	s.bumpLocked()
+	return nt, nil
+}
+
+// ErrClosed: the source was closed.
+var ErrClosed = errors.New("media: source closed")
+
+// bumpLocked moves to a new generation and decides readiness. s.mu held.
+func (s *Source) bumpLocked() {
+	s.gen++
+	if err := s.rebuildDownLocked(); err != nil {
+		s.log.Error("cannot build the children's media engine", zap.Error(err))
+	}
+	have := map[webrtc.RTPCodecType]bool{}
+	for _, t := range s.tracks {
+		have[t.kind] = true
+	}
+	all := len(s.expect) > 0
+	for _, k := range s.expect {
+		all = all && have[k]
+	}
+	switch {
+	case all:
+		s.setReadyLocked()
+	case s.settle == nil:
+		s.settle = time.AfterFunc(s.cfg.SettleTime, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if !s.closed && !s.ready && len(s.tracks) > 0 {
+				s.log.Info("stream ready without all expected tracks", zap.Int("tracks", len(s.tracks)))
+				s.setReadyLocked()
+			}
+		})
+	}
+	if s.ready {
+		s.notifyLocked()
+	}
+}
+
+func (s *Source) setReadyLocked() {
+	if s.settle != nil {
+		s.settle.Stop()
+		s.settle = nil
+	}
+	if !s.ready {
+		s.log.Info("stream ready", zap.Int("tracks", len(s.tracks)), zap.Uint64("generation", s.gen))
+	}
+	s.ready = true
+	s.notifyLocked()
+}
+
+func (s *Source) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// rebuildDownLocked makes the API children's PeerConnections use: exactly
+// our tracks' codecs (so the child can only accept what we forward), NACK
+// and PLI/FIR feedback, no header extensions, no interceptors: we answer
+// NACKs from our shared cache and throttle keyframe requests ourselves.
+func (s *Source) rebuildDownLocked() error {
+	me := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	pt := map[webrtc.RTPCodecType]webrtc.PayloadType{webrtc.RTPCodecTypeVideo: 96, webrtc.RTPCodecTypeAudio: 111}
+	for _, t := range s.tracks {
+		c := t.codec
+		if t.kind == webrtc.RTPCodecTypeVideo {
+			c.RTCPFeedback = fb
+		} else {
+			c.RTCPFeedback = nil
+		}
+		if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: c, PayloadType: pt[t.kind]}, t.kind); err != nil {
+			return err
+		}
+	}
+	s.down = webrtc.NewAPI(webrtc.WithSettingEngine(s.cfg.Setting), webrtc.WithMediaEngine(me))
+	return nil
+}
+
+func sameCodec(a, b webrtc.RTPCodecCapability) bool {
+	return strings.EqualFold(a.MimeType, b.MimeType) && a.ClockRate == b.ClockRate &&
+		a.Channels == b.Channels && a.SDPFmtpLine == b.SDPFmtpLine
+}
+
+// ingestRemote feeds one upstream track until it ends.
+func (s *Source) ingestRemote(pc *webrtc.PeerConnection, remote *webrtc.TrackRemote) {
+	codec := remote.Codec()
+	t, err := s.trackFor(remote.Kind(), codec.RTPCodecCapability)
+	if err != nil {
+		return
+	}
+	in := &input{pc: pc, ssrc: uint32(remote.SSRC()), pt: uint8(codec.PayloadType), clock: codec.ClockRate}
+	t.setInput(in)
+	t.requestKeyframe(time.Now(), "new upstream")
+	s.readLoop(t, in, remote)
+}
+
+// reader is what readLoop reads packets from: an upstream TrackRemote.
+type reader interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// readLoop is the forwarding path: read into a pooled packet, publish.
+func (s *Source) readLoop(t *Track, in *input, r reader) {
+	for {
+		p := getPacket()
+		n, _, err := r.Read(p.buf[:])
+		if err != nil {
+			p.release()
+			if !errors.Is(err, io.EOF) {
+				t.log.Debug("upstream track ended", zap.Error(err))
+			}
+			return
+		}
+		if t.ingest(in, p, n, time.Now()) {
+			return // superseded by a newer upstream
+		}
+	}
+}
+
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
