@@ -34,6 +34,14 @@ type Subscriber struct {
 	bindings []*binding
 	gen      uint64
 
+	// startMu guards connected and each binding's bound: a binding is
+	// attached to its track once it is bound AND the connection is up
+	// (pion silently drops what is written before SRTP is ready, which
+	// would waste the keyframe a new child starts from).
+	startMu   sync.Mutex
+	connected bool
+	closed    bool
+
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -61,6 +69,8 @@ type binding struct {
 	ssrc uint32
 	pt   uint8
 	hdr  rtp.Header // the writer's reusable header: no allocation per packet
+
+	bound, attached bool // under Subscriber.startMu
 
 	// Owned by the track's ingest, under Track.mu.
 	needKey  bool // video: wait for a keyframe start
@@ -90,7 +100,10 @@ func (b *binding) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters,
 	b.ssrc = uint32(ctx.SSRC())
 	b.pt = uint8(c.PayloadType)
 	b.hdr = rtp.Header{Version: 2, PayloadType: b.pt, SSRC: b.ssrc}
-	b.t.attach(b, time.Now())
+	b.s.startMu.Lock()
+	b.bound = true
+	b.s.startMu.Unlock()
+	b.s.start()
 	return c, nil
 }
 
@@ -172,9 +185,33 @@ func newSubscriber(src *Source, pc *webrtc.PeerConnection, tracks []*Track, gen 
 		s.wg.Add(1)
 		go s.readRTCP(b, sender)
 	}
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			s.startMu.Lock()
+			s.connected = true
+			s.startMu.Unlock()
+			s.start()
+		}
+	})
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
+}
+
+// start attaches every binding that is bound, once the connection is up.
+func (s *Subscriber) start() {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if !s.connected || s.closed {
+		return
+	}
+	now := time.Now()
+	for _, b := range s.bindings {
+		if b.bound && !b.attached {
+			b.attached = true
+			b.t.attach(b, now)
+		}
+	}
 }
 
 // Generation is the Source generation whose tracks this child has; when
@@ -185,6 +222,9 @@ func (s *Subscriber) Generation() uint64 { return s.gen }
 // the subscriber's goroutines.
 func (s *Subscriber) Close() {
 	s.closeOnce.Do(func() {
+		s.startMu.Lock()
+		s.closed = true
+		s.startMu.Unlock()
 		for _, b := range s.bindings {
 			b.t.detach(b)
 		}

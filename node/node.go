@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"github.com/p2plive/p2plive-node/media"
 	"github.com/p2plive/p2plive-node/peerjs"
 	"github.com/p2plive/p2plive-node/peerjs/serial"
 	"github.com/p2plive/p2plive-node/signaling"
@@ -61,6 +62,20 @@ func (c Config) peerConfig() (peerjs.Config, error) {
 		Serial:     serial.Options{MaxMessageSize: size},
 		Logger:     log.Named("peer"),
 	}, nil
+}
+
+// mediaConfig is the media source's configuration: the same setting engine
+// (loopback candidates, logging) and ICE servers as the data connections.
+func (c Config) mediaConfig(log *zap.Logger) media.Config {
+	ice := c.ICEServers
+	if ice == nil {
+		ice = peerjs.DefaultICEServers()
+	}
+	return media.Config{
+		Logger:     log.Named("media"),
+		Setting:    peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log}),
+		ICEServers: ice,
+	}
 }
 
 // DefaultMaxMessageSize fits the pages' largest message: a chat with a

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2plive/p2plive-node/media"
 	"github.com/p2plive/p2plive-node/peerjs"
 	"github.com/p2plive/p2plive-node/signaling"
 	"github.com/p2plive/p2plive-node/tree"
@@ -16,9 +17,12 @@ import (
 // event is something that happened on a connection, posted by the reader
 // goroutines to the one loop that owns the tree state.
 type event struct {
-	kind eventKind
-	conn *peerjs.DataConn
-	v    any
+	kind  eventKind
+	conn  *peerjs.DataConn
+	v     any
+	offer peerjs.MediaOffer // evCall
+	peer  string            // evCallEnded
+	call  *peerjs.MediaConn // evCallEnded
 }
 
 type eventKind int
@@ -29,6 +33,9 @@ const (
 	evOpen
 	evClosed
 	evMsg
+	evCall         // a media call offered to us
+	evCallEnded    // a call to a child ended
+	evMediaChanged // the relayed stream appeared or changed
 )
 
 // eventQueue bounds events waiting for the owner loop. Readers block when it
@@ -73,6 +80,19 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Calls arrive before the node exists: park them for the owner loop.
+	events := make(chan event, eventQueue)
+	pcfg.OnCall = func(o peerjs.MediaOffer) {
+		select {
+		case events <- event{kind: evCall, offer: o}:
+		default:
+			log.Warn("dropping a media call: node busy", zap.String("from", o.Peer))
+		}
+	}
+	src, err := media.NewSource(cfg.mediaConfig(log))
+	if err != nil {
+		return nil, err
+	}
 	p, err := peerjs.New(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("register with %s: %w", cfg.Server, err)
@@ -94,7 +114,7 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 			RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
 		}),
 		conns:  map[tree.ConnID]*peerjs.DataConn{},
-		events: make(chan event, eventQueue),
+		events: events,
 		stats:  make(chan chan JoinStats),
 	}
 	j := &Join{n: n, p: p, done: make(chan struct{})}
@@ -103,11 +123,16 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 		defer p.Close()
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		done := make(chan struct{}, 2)
+		n.ctx = ctx
+		n.media = newMediaNode(log, p, src, func(e event) bool { return n.post(ctx, e) })
+		defer n.media.close()
+		done := make(chan struct{}, 3)
 		go func() { n.holdParent(ctx, p, cfg.Parent); done <- struct{}{} }()
 		go func() { n.acceptLoop(ctx, p); done <- struct{}{} }()
+		go func() { n.watchMedia(ctx, src); done <- struct{}{} }()
 		j.err = n.loop(ctx, p)
 		cancel()
+		<-done
 		<-done
 		<-done
 		n.logStats()
@@ -131,6 +156,7 @@ type JoinStats struct {
 	Tree     tree.Stats
 	// Conns are the counters of each data connection by peer id.
 	Conns map[string]peerjs.ConnStats
+	Media MediaStats
 }
 
 // Stats asks the owner loop for a snapshot (ok false once the node stopped).
@@ -154,6 +180,9 @@ type relayNode struct {
 	stats  chan chan JoinStats
 
 	sendErrors, mediaRequests uint64
+
+	ctx   context.Context // the node's lifetime (set before the loop starts)
+	media *mediaNode      // nil on the root
 }
 
 func (n *relayNode) post(ctx context.Context, e event) bool {
@@ -186,6 +215,10 @@ func (n *relayNode) loop(ctx context.Context, p *peerjs.Peer) error {
 }
 
 func (n *relayNode) handle(e event, now time.Time) {
+	if e.conn == nil {
+		n.handleMedia(e)
+		return
+	}
 	id := connID(e.conn)
 	var out []tree.Output
 	switch e.kind {
@@ -205,11 +238,47 @@ func (n *relayNode) handle(e event, now time.Time) {
 	case evClosed:
 		delete(n.conns, id)
 		out = n.relay.Closed(id)
+		if n.media != nil && !n.hasConn(e.conn.Peer()) {
+			n.media.hangUp(e.conn.Peer())
+		}
 	case evMsg:
 		n.log.Debug("message", zap.String("from", e.conn.Peer()), zap.String("value", peerjs.Describe(e.v, 256)))
 		out = n.relay.Receive(id, e.v, now)
 	}
 	n.apply(out)
+}
+
+// handleMedia runs media events in the owner loop.
+func (n *relayNode) handleMedia(e event) {
+	switch e.kind {
+	case evCall:
+		parent := ""
+		if n.parent != nil {
+			parent = n.parent.Peer()
+		}
+		n.media.onCall(e.offer, parent)
+	case evCallEnded:
+		n.media.ended(e.peer, e.call)
+	case evMediaChanged:
+		if ready, _ := n.media.src.Ready(); ready {
+			n.apply(n.relay.SetStream(true))
+		}
+		n.media.changed(n.ctx, n.relay.Children())
+	}
+}
+
+// watchMedia posts evMediaChanged whenever the source changes.
+func (n *relayNode) watchMedia(ctx context.Context, src *media.Source) {
+	for {
+		select {
+		case <-src.Changed():
+			if !n.post(ctx, event{kind: evMediaChanged}) {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // apply carries out the tree's decisions.
@@ -232,9 +301,10 @@ func (n *relayNode) apply(out []tree.Output) {
 				n.log.Debug("send failed", zap.String("to", c.Peer()), zap.Error(err))
 			}
 		case tree.MediaRequest:
-			// The seam for the media layer: a child to (re)call with our stream.
 			n.mediaRequests++
-			n.log.Info("media request (no media layer yet)", zap.String("child", o.Peer), zap.Stringer("reason", o.Reason))
+			if n.media != nil {
+				n.media.request(n.ctx, o.Peer, o.Reason)
+			}
 		case tree.CloseConn:
 			if c := n.conns[o.Conn]; c != nil {
 				n.log.Info("closing connection", zap.String("peer", c.Peer()), zap.Stringer("reason", o.Reason))
@@ -243,6 +313,8 @@ func (n *relayNode) apply(out []tree.Output) {
 		case tree.ParentNotice:
 			n.log.Info("parent announces it is going away", zap.String("msg", peerjs.Describe(o.Msg, 128)))
 		case tree.UpstreamChanged:
+			// We asked the parent for it; its call will be spliced into our
+			// tracks, so children keep their calls.
 			n.log.Info("upstream has a new stream")
 		case tree.Reject:
 			if o.First {
@@ -281,7 +353,20 @@ func (n *relayNode) snapshot() JoinStats {
 	for _, c := range n.conns {
 		st.Conns[c.Peer()] = c.Stats()
 	}
+	if n.media != nil {
+		st.Media = n.media.snapshot()
+	}
 	return st
+}
+
+// hasConn reports whether any data connection to peer is open.
+func (n *relayNode) hasConn(peer string) bool {
+	for _, c := range n.conns {
+		if c.Peer() == peer {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *relayNode) logStats() {

@@ -1,0 +1,237 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/p2plive/p2plive-node/media"
+	"github.com/p2plive/p2plive-node/peerjs"
+	"github.com/p2plive/p2plive-node/tree"
+)
+
+// callTimeout bounds how long a call to a child may stay unanswered.
+const callTimeout = 20 * time.Second
+
+// upstreamOverlap is how long the previous upstream call is kept after a new
+// one was answered: its packets are ignored once the new one's arrive, and
+// closing it only then avoids a gap at the children.
+const upstreamOverlap = 3 * time.Second
+
+// mediaNode is the media half of a node: the upstream call(s) feeding the
+// Source and one call per child. Only the owner loop touches it.
+type mediaNode struct {
+	log *zap.Logger
+	p   *peerjs.Peer
+	src *media.Source
+	// post hands an event to the owner loop (from call goroutines).
+	post func(event) bool
+
+	up    *peerjs.MediaConn
+	kids  map[string]*kidCall // by child peer id
+	wants map[string]tree.MediaReason
+
+	stats mediaCounters
+}
+
+type kidCall struct {
+	mc  *peerjs.MediaConn
+	sub *media.Subscriber
+	gen uint64
+}
+
+type mediaCounters struct {
+	upCalls, upRefused, calls, callFailures uint64
+}
+
+// MediaStats is the media part of JoinStats.
+type MediaStats struct {
+	Upstream     string // peer id of the current upstream call, "" if none
+	Ready        bool
+	Generation   uint64
+	Tracks       []media.TrackStats
+	Children     map[string]media.SubscriberStats
+	UpCalls      uint64 // calls answered from the parent
+	UpRefused    uint64 // calls refused (not from our parent)
+	Calls        uint64 // calls placed to children
+	CallFailures uint64
+}
+
+func newMediaNode(log *zap.Logger, p *peerjs.Peer, src *media.Source, post func(event) bool) *mediaNode {
+	return &mediaNode{log: log.Named("media"), p: p, src: src, post: post,
+		kids: map[string]*kidCall{}, wants: map[string]tree.MediaReason{}}
+}
+
+// onCall answers a call from our parent, receive-only, as the pages do; a
+// call from anyone else is refused (the pages accept any: anyone could push
+// a stream into the room).
+func (m *mediaNode) onCall(o peerjs.MediaOffer, parent string) {
+	if o.Peer != parent || parent == "" {
+		m.stats.upRefused++
+		m.log.Warn("refusing a media call that is not from our parent", zap.String("from", o.Peer), zap.String("parent", parent))
+		return
+	}
+	pc, err := m.src.UpstreamPeerConnection(offeredKinds(o.SDP.SDP))
+	if err != nil {
+		m.log.Error("cannot receive the parent's call", zap.Error(err))
+		return
+	}
+	mc, err := m.p.Answer(o, pc)
+	if err != nil {
+		_ = pc.Close()
+		m.log.Warn("cannot answer the parent's call", zap.Error(err))
+		return
+	}
+	m.stats.upCalls++
+	m.log.Info("answered the parent's call", zap.String("call", mc.ConnectionID()))
+	if old := m.up; old != nil {
+		time.AfterFunc(upstreamOverlap, func() { _ = old.Close() })
+	}
+	m.up = mc
+}
+
+// offeredKinds lists the kinds an offer sends us (m-lines that are not
+// recvonly or inactive).
+func offeredKinds(s string) []webrtc.RTPCodecType {
+	var d sdp.SessionDescription
+	if err := d.Unmarshal([]byte(s)); err != nil {
+		return nil
+	}
+	var kinds []webrtc.RTPCodecType
+	for _, md := range d.MediaDescriptions {
+		if _, ok := md.Attribute("recvonly"); ok {
+			continue
+		}
+		if _, ok := md.Attribute("inactive"); ok {
+			continue
+		}
+		switch md.MediaName.Media {
+		case "video":
+			kinds = append(kinds, webrtc.RTPCodecTypeVideo)
+		case "audio":
+			kinds = append(kinds, webrtc.RTPCodecTypeAudio)
+		}
+	}
+	return kinds
+}
+
+// request serves a tree.MediaRequest: call the child now if we have a
+// stream, else when it arrives. A child that asked (refresh, lend) gets a
+// new call even if it has one; a child merely joining keeps a current one.
+func (m *mediaNode) request(ctx context.Context, peer string, why tree.MediaReason) {
+	ready, gen := m.src.Ready()
+	if !ready {
+		m.wants[peer] = why
+		m.log.Debug("child waits for the stream", zap.String("child", peer), zap.Stringer("reason", why))
+		return
+	}
+	if k := m.kids[peer]; k != nil && k.gen == gen && (why == tree.MediaJoined || why == tree.MediaStreamArrived) {
+		return
+	}
+	m.call(ctx, peer, why)
+}
+
+// changed: the source became ready or its tracks changed. Every child whose
+// call carries older tracks, and every waiting child, is called.
+func (m *mediaNode) changed(ctx context.Context, children []tree.Child) {
+	ready, gen := m.src.Ready()
+	if !ready {
+		return
+	}
+	for peer, why := range m.wants {
+		delete(m.wants, peer)
+		m.call(ctx, peer, why)
+	}
+	for _, c := range children {
+		if k := m.kids[c.ID]; k == nil || k.gen != gen {
+			m.call(ctx, c.ID, tree.MediaStreamArrived)
+		}
+	}
+}
+
+// call (re)calls a child with our tracks, hanging up its previous call
+// first (generation C pages blank the video when an old call closes, and
+// every call left open is a PeerConnection wasted on both sides).
+func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason) {
+	m.hangUp(peer)
+	log := m.log.With(zap.String("child", peer))
+	sub, pc, err := m.src.Subscribe(log)
+	if err != nil {
+		if errors.Is(err, media.ErrNoStream) {
+			m.wants[peer] = why
+			return
+		}
+		m.stats.callFailures++
+		log.Warn("cannot prepare a call", zap.Error(err))
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	mc, err := m.p.Call(cctx, peer, pc, nil)
+	cancel()
+	if err != nil {
+		sub.Close()
+		m.stats.callFailures++
+		log.Warn("cannot call child", zap.Error(err))
+		return
+	}
+	m.stats.calls++
+	k := &kidCall{mc: mc, sub: sub, gen: sub.Generation()}
+	m.kids[peer] = k
+	log.Info("calling child with the stream", zap.String("call", mc.ConnectionID()), zap.Stringer("reason", why))
+	go func() {
+		<-mc.Done()
+		sub.Close()
+		m.post(event{kind: evCallEnded, peer: peer, call: mc})
+	}()
+}
+
+// ended: a child's call is over (hung up by either side, failed, unanswered).
+func (m *mediaNode) ended(peer string, mc *peerjs.MediaConn) {
+	k := m.kids[peer]
+	if k == nil || k.mc != mc {
+		return
+	}
+	delete(m.kids, peer)
+	st := k.sub.Stats()
+	m.log.Info("child call ended", zap.String("child", peer), zap.Error(mc.Err()),
+		zap.Uint64("sent", st.Sent), zap.Uint64("dropped", st.Dropped), zap.Uint64("retransmitted", st.Retransmitted))
+}
+
+// hangUp ends a child's call, if any.
+func (m *mediaNode) hangUp(peer string) {
+	delete(m.wants, peer)
+	if k := m.kids[peer]; k != nil {
+		delete(m.kids, peer)
+		_ = k.mc.Close()
+	}
+}
+
+func (m *mediaNode) snapshot() MediaStats {
+	ready, gen := m.src.Ready()
+	st := MediaStats{Ready: ready, Generation: gen, Children: map[string]media.SubscriberStats{},
+		UpCalls: m.stats.upCalls, UpRefused: m.stats.upRefused, Calls: m.stats.calls, CallFailures: m.stats.callFailures}
+	if m.up != nil {
+		st.Upstream = m.up.Peer()
+	}
+	for _, t := range m.src.Tracks() {
+		st.Tracks = append(st.Tracks, t.Stats())
+	}
+	for peer, k := range m.kids {
+		st.Children[peer] = k.sub.Stats()
+	}
+	return st
+}
+
+func (m *mediaNode) close() {
+	for peer := range m.kids {
+		m.hangUp(peer)
+	}
+	if m.up != nil {
+		_ = m.up.Close()
+	}
+	m.src.Close()
+}

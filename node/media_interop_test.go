@@ -1,0 +1,137 @@
+package node_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/p2plive/p2plive-node/internal/testrig"
+	"github.com/p2plive/p2plive-node/node"
+)
+
+// waitChild waits until the host page lists id among its children.
+func waitChild(t *testing.T, host *testrig.Page, id string) {
+	t.Helper()
+	host.Eval(t, fmt.Sprintf("P.waitFor(%s, 15000)", testrig.JSON(fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(id)))), nil)
+}
+
+// checkDecoding waits until page p decodes the relayed stream at the size
+// the host sends, and that it keeps decoding.
+func checkDecoding(t *testing.T, name string, host, p *testrig.Page, relayID string) testrig.TreeVideo {
+	t.Helper()
+	v := testrig.WaitTreeVideo(t, p, 1, 1, 15*time.Second)
+	if v.From == nil || *v.From != relayID {
+		t.Fatalf("%s: the stream came from %v, not the relay %s", name, v.From, relayID)
+	}
+	// The host's encoder may still be ramping its resolution up: compare
+	// the sizes until they agree (bounded).
+	var sent testrig.TreeSent
+	for i := 0; ; i++ {
+		v = testrig.TreeVideoOf(t, p)
+		sent = testrig.TreeSentOf(t, host)
+		if v.FrameWidth == sent.FrameWidth && v.FrameHeight == sent.FrameHeight && v.FrameWidth > 0 {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("%s decodes %dx%d, the host sends %dx%d", name, v.FrameWidth, v.FrameHeight, sent.FrameWidth, sent.FrameHeight)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	before := v.FramesDecoded
+	time.Sleep(time.Second)
+	v = testrig.TreeVideoOf(t, p)
+	if v.FramesDecoded <= before+5 {
+		t.Fatalf("%s: framesDecoded went from %d to %d in 1 s", name, before, v.FramesDecoded)
+	}
+	if v.Audio.PacketsReceived == 0 {
+		t.Errorf("%s: no audio", name)
+	}
+	t.Logf("%s: %s (host sends %dx%d %v)", name, v, sent.FrameWidth, sent.FrameHeight, deref(sent.Codec))
+	return v
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return *s
+}
+
+// TestMediaChromium: a host page with a (fake) camera → Go relay → three
+// audience pages, the third joining late; every page decodes what the host
+// sends, without transcoding (same size, same codec).
+func TestMediaChromium(t *testing.T) {
+	e := newBrowserEnv(t)
+	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Media room", "stream": true})
+	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+	waitChild(t, host, j.ID())
+
+	pages := map[string]*testrig.Page{}
+	for _, name := range []string{"A", "B"} {
+		p, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": name})
+		pages[name] = p
+	}
+	for _, name := range []string{"A", "B"} {
+		checkDecoding(t, name, host, pages[name], j.ID())
+	}
+
+	outer := t
+	t.Run("late joiner", func(t *testing.T) {
+		start := time.Now()
+		c, _ := e.page(outer, "Audience", map[string]any{"parent": j.ID(), "name": "C"})
+		v := testrig.WaitTreeVideo(t, c, 1, 1, 15*time.Second)
+		t.Logf("late page C: first frame %v after its page started, %.0f ms after the call arrived",
+			time.Since(start).Round(time.Millisecond), deref64(v.FirstFrameMs))
+		checkDecoding(t, "C", host, c, j.ID())
+	})
+
+	st, ok := j.Stats()
+	if !ok {
+		t.Fatal("relay stopped")
+	}
+	if len(st.Media.Children) != 3 {
+		t.Errorf("relay feeds %d children, want 3: %+v", len(st.Media.Children), st.Media)
+	}
+	for peer, cs := range st.Media.Children {
+		t.Logf("relay → %s: %+v", peer, cs)
+	}
+	for _, ts := range st.Media.Tracks {
+		t.Logf("relay track: %+v", ts)
+	}
+	if st.Media.UpCalls != 1 {
+		t.Errorf("relay answered %d upstream calls, want 1", st.Media.UpCalls)
+	}
+}
+
+func deref64(f *float64) float64 {
+	if f == nil {
+		return -1
+	}
+	return *f
+}
+
+// TestMediaLateStream: the host starts its camera after the relay and two
+// pages joined; the type-4 flow (host [4, hostId] → relay asks → host calls)
+// still brings the stream to both pages.
+func TestMediaLateStream(t *testing.T) {
+	e := newBrowserEnv(t)
+	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Late stream"})
+	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+	waitChild(t, host, j.ID())
+	a, aid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
+	b, bid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "B"})
+	for _, id := range []string{aid, bid} {
+		cond := fmt.Sprintf("Promise.resolve(P.roomMap()).then(m => m && m[2].includes(%s))", testrig.JSON(id))
+		host.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 10000)", nil)
+	}
+	start := time.Now()
+	host.Eval(t, "P.startStream()", nil)
+	for _, name := range []string{"A", "B"} {
+		p := map[string]*testrig.Page{"A": a, "B": b}[name]
+		testrig.WaitTreeVideo(t, p, 1, 1, 15*time.Second)
+		t.Logf("%s decodes %v after the host started its camera", name, time.Since(start).Round(time.Millisecond))
+	}
+	for name, p := range map[string]*testrig.Page{"A": a, "B": b} {
+		checkDecoding(t, name, host, p, j.ID())
+	}
+}
