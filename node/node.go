@@ -30,6 +30,8 @@ type Config struct {
 	Relay RelayConfig
 	// Root tunes the index root (root).
 	Root RootConfig
+	// Host tunes the headless room host (host).
+	Host HostConfig
 	// MaxMessageSize is the largest message accepted from a peer; 0 means
 	// DefaultMaxMessageSize.
 	MaxMessageSize int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +14,32 @@ import (
 	"github.com/p2plive/p2plive-node/signaling"
 	"github.com/p2plive/p2plive-node/tree"
 )
+
+// machine is the tree logic a node runs, a relay's or a host's. The
+// upstream connection is the parent for a relay, the index root for a host.
+type machine interface {
+	ParentOpened(c tree.ConnID, peer string, now time.Time) []tree.Output
+	ParentClosed(c tree.ConnID) []tree.Output
+	Opened(c tree.ConnID, peer string, now time.Time) []tree.Output
+	Closed(c tree.ConnID) []tree.Output
+	Receive(c tree.ConnID, v any, now time.Time) []tree.Output
+	// StreamReady: we have a stream (new or changed) to give children.
+	StreamReady(now time.Time) []tree.Output
+	Children() []tree.Child
+	Stats() tree.Stats
+}
+
+type relayMachine struct{ *tree.Relay }
+
+func (r relayMachine) StreamReady(time.Time) []tree.Output { return r.SetStream(true) }
+
+type hostMachine struct{ *tree.Host }
+
+func (h hostMachine) ParentOpened(c tree.ConnID, peer string, _ time.Time) []tree.Output {
+	return h.RootOpened(c, peer)
+}
+func (h hostMachine) ParentClosed(c tree.ConnID) []tree.Output { return h.RootClosed(c) }
+func (h hostMachine) StreamReady(now time.Time) []tree.Output  { return h.SetStreaming(true, now) }
 
 // event is something that happened on a connection, posted by the reader
 // goroutines to the one loop that owns the tree state.
@@ -75,6 +102,34 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 	if !signaling.ValidID(cfg.Parent) {
 		return nil, fmt.Errorf("join: parent %q: %w", cfg.Parent, signaling.ErrInvalidID)
 	}
+	name := cfg.Relay.Name
+	if name == "" {
+		name = DefaultName()
+	}
+	return startTreeNode(ctx, cfg, treeNode{
+		upstream: cfg.Parent,
+		name:     name,
+		machine: func(self string) machine {
+			return relayMachine{tree.NewRelay(tree.RelayConfig{
+				Self: self, Name: name, Greeting: cfg.Relay.Greeting, MaxChildren: cfg.Relay.MaxChildren,
+				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
+			})}
+		},
+	})
+}
+
+// treeNode is what differs between a relay and a host.
+type treeNode struct {
+	upstream string // the parent (relay) or the index root (host); "" for none
+	name     string
+	machine  func(self string) machine
+	// feed, if set, publishes a local stream into the source (host).
+	feed func(ctx context.Context, src *media.Source) error
+}
+
+// startTreeNode registers and runs a tree node (relay or host) in the
+// background.
+func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) {
 	log := cfg.logger()
 	pcfg, err := cfg.peerConfig()
 	if err != nil {
@@ -97,22 +152,15 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register with %s: %w", cfg.Server, err)
 	}
-	name := cfg.Relay.Name
-	if name == "" {
-		name = DefaultName()
-	}
 	log = log.With(zap.String("self", p.ID()))
-	log.Info("node registered", zap.String("id", p.ID()), zap.String("name", name),
-		zap.Stringer("server", cfg.Server), zap.String("parent", cfg.Parent))
+	log.Info("node registered", zap.String("id", p.ID()), zap.String("name", tn.name),
+		zap.Stringer("server", cfg.Server), zap.String("upstream", tn.upstream))
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
 	n := &relayNode{
-		log: log,
-		relay: tree.NewRelay(tree.RelayConfig{
-			Self: p.ID(), Name: name, Greeting: cfg.Relay.Greeting, MaxChildren: cfg.Relay.MaxChildren,
-			RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
-		}),
+		log:    log,
+		tree:   tn.machine(p.ID()),
 		conns:  map[tree.ConnID]*peerjs.DataConn{},
 		events: events,
 		stats:  make(chan chan JoinStats),
@@ -126,15 +174,23 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 		n.ctx = ctx
 		n.media = newMediaNode(log, p, src, func(e event) bool { return n.post(ctx, e) })
 		defer n.media.close()
-		done := make(chan struct{}, 3)
-		go func() { n.holdParent(ctx, p, cfg.Parent); done <- struct{}{} }()
-		go func() { n.acceptLoop(ctx, p); done <- struct{}{} }()
-		go func() { n.watchMedia(ctx, src); done <- struct{}{} }()
+		var wg sync.WaitGroup
+		run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
+		if tn.upstream != "" {
+			run(func() { n.holdParent(ctx, p, tn.upstream) })
+		}
+		run(func() { n.acceptLoop(ctx, p) })
+		run(func() { n.watchMedia(ctx, src) })
+		if tn.feed != nil {
+			run(func() {
+				if err := tn.feed(ctx, src); err != nil && ctx.Err() == nil {
+					log.Error("local stream ended", zap.Error(err))
+				}
+			})
+		}
 		j.err = n.loop(ctx, p)
 		cancel()
-		<-done
-		<-done
-		<-done
+		wg.Wait()
 		n.logStats()
 	}()
 	return j, nil
@@ -173,7 +229,7 @@ func (j *Join) Stats() (JoinStats, bool) {
 // relayNode owns a tree.Relay: only loop touches relay and conns.
 type relayNode struct {
 	log    *zap.Logger
-	relay  *tree.Relay
+	tree   machine
 	conns  map[tree.ConnID]*peerjs.DataConn
 	parent *peerjs.DataConn
 	events chan event
@@ -181,8 +237,9 @@ type relayNode struct {
 
 	sendErrors, mediaRequests uint64
 
-	ctx   context.Context // the node's lifetime (set before the loop starts)
-	media *mediaNode      // nil on the root
+	ctx       context.Context // the node's lifetime (set before the loop starts)
+	media     *mediaNode      // nil on the root
+	streamGen uint64          // the source generation the tree was told of
 }
 
 func (n *relayNode) post(ctx context.Context, e event) bool {
@@ -225,25 +282,25 @@ func (n *relayNode) handle(e event, now time.Time) {
 	case evParentOpen:
 		n.parent = e.conn
 		n.conns[id] = e.conn
-		out = n.relay.ParentOpened(id, e.conn.Peer(), now)
+		out = n.tree.ParentOpened(id, e.conn.Peer(), now)
 	case evParentClosed:
 		if n.parent == e.conn {
 			n.parent = nil
 		}
 		delete(n.conns, id)
-		out = n.relay.ParentClosed(id)
+		out = n.tree.ParentClosed(id)
 	case evOpen:
 		n.conns[id] = e.conn
-		out = n.relay.Opened(id, e.conn.Peer(), now)
+		out = n.tree.Opened(id, e.conn.Peer(), now)
 	case evClosed:
 		delete(n.conns, id)
-		out = n.relay.Closed(id)
+		out = n.tree.Closed(id)
 		if n.media != nil && !n.hasConn(e.conn.Peer()) {
 			n.media.hangUp(e.conn.Peer())
 		}
 	case evMsg:
 		n.log.Debug("message", zap.String("from", e.conn.Peer()), zap.String("value", peerjs.Describe(e.v, 256)))
-		out = n.relay.Receive(id, e.v, now)
+		out = n.tree.Receive(id, e.v, now)
 	}
 	n.apply(out)
 }
@@ -260,10 +317,11 @@ func (n *relayNode) handleMedia(e event) {
 	case evCallEnded:
 		n.media.ended(e.peer, e.call)
 	case evMediaChanged:
-		if ready, _ := n.media.src.Ready(); ready {
-			n.apply(n.relay.SetStream(true))
+		if ready, gen := n.media.src.Ready(); ready && gen != n.streamGen {
+			n.streamGen = gen
+			n.apply(n.tree.StreamReady(time.Now()))
 		}
-		n.media.changed(n.ctx, n.relay.Children())
+		n.media.changed(n.ctx, n.tree.Children())
 	}
 }
 
@@ -312,6 +370,9 @@ func (n *relayNode) apply(out []tree.Output) {
 			}
 		case tree.ParentNotice:
 			n.log.Info("parent announces it is going away", zap.String("msg", peerjs.Describe(o.Msg, 128)))
+		case tree.ChatReceived:
+			n.log.Info("chat", zap.String("from", o.Peer), zap.String("name", clipText(o.Msg.Name(), 64)),
+				zap.String("text", clipText(o.Msg.Text(), 256)))
 		case tree.UpstreamChanged:
 			// We asked the parent for it; its call will be spliced into our
 			// tracks, so children keep their calls.
@@ -346,7 +407,7 @@ func (n *relayNode) outgoing(shared *map[any]*peerjs.Outgoing, msg any) *peerjs.
 }
 
 func (n *relayNode) snapshot() JoinStats {
-	st := JoinStats{Children: n.relay.Children(), Tree: n.relay.Stats(), Conns: map[string]peerjs.ConnStats{}}
+	st := JoinStats{Children: n.tree.Children(), Tree: n.tree.Stats(), Conns: map[string]peerjs.ConnStats{}}
 	if n.parent != nil {
 		st.Parent = n.parent.Peer()
 	}
@@ -370,7 +431,7 @@ func (n *relayNode) hasConn(peer string) bool {
 }
 
 func (n *relayNode) logStats() {
-	st := n.relay.Stats()
+	st := n.tree.Stats()
 	fields := []zap.Field{zap.Uint64("forwarded", st.Forwarded), zap.Uint64("send_errors", n.sendErrors),
 		zap.Uint64("media_requests", n.mediaRequests)}
 	for r, c := range st.Rejected {
@@ -448,4 +509,12 @@ func (n *relayNode) read(ctx context.Context, c *peerjs.DataConn) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// clipText shortens untrusted text for a log line.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

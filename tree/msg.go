@@ -261,6 +261,12 @@ type Chat []any
 // Hop is [1]: who sent it on this link.
 func (c Chat) Hop() string { return str(c, 1) }
 
+// Name is the author's display name.
+func (c Chat) Name() string { return str(c, 2) }
+
+// Text is the message text.
+func (c Chat) Text() string { return str(c, 3) }
+
 // ForwardedBy returns the copy we forward: [1] set to our id, all else as is.
 func (c Chat) ForwardedBy(self string) []any { return withField(c, 1, self) }
 

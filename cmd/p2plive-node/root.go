@@ -58,7 +58,7 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		return applyEnv(cmd.Flags())
 	}
-	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newVersionCmd())
+	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newHostCmd(&cf), newVersionCmd())
 	return root
 }
 

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/p2plive/p2plive-node/node"
+)
+
+func newHostCmd(cf *commonFlags) *cobra.Command {
+	var hc node.HostConfig
+	var unlisted bool
+	cmd := &cobra.Command{
+		Use:   "host",
+		Short: "Host a room that streams the built-in test clip (for tests and benchmarks)",
+		Long: `host stands as a room host speaking the P2P-Live-web tree protocol (room
+map, reports, chat) and streams a committed 10 s VP8 + Opus test clip, looped,
+to every child: a source that needs no camera and no browser. The room is
+registered with the index root (--index) unless --unlisted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cf.nodeConfig()
+			if err != nil {
+				return err
+			}
+			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
+			if unlisted {
+				hc.RootID = ""
+			}
+			cfg.Host = hc
+			return node.RunHost(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cf.id, "id", "", "peer id to claim (default: assigned by the server, like the browser)")
+	f.StringVar(&hc.Name, "name", node.DefaultName(), "host display name")
+	f.StringVar(&hc.Title, "title", "p2plive-node test stream", "room title shown in the index")
+	f.StringVar(&hc.Summary, "summary", "", "room summary shown in the index")
+	f.StringVar(&hc.RootID, "index", node.DefaultRootIDs[0], "index root id to register the room with")
+	f.BoolVar(&unlisted, "unlisted", false, "do not register with an index root")
+	f.BoolVar(&hc.NoStreamNotice, "no-stream-notice", false, "do not send the generation-C stream-start notice [4, id] (generation A/B audiences show a 'not live' alert on it)")
+	f.IntVar(&hc.MaxChildren, "max-children", 0, "most children accepted; 0 means unlimited")
+	return cmd
+}
