@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 )
@@ -286,7 +287,10 @@ func (s *Source) ingestRemote(pc *webrtc.PeerConnection, remote *webrtc.TrackRem
 	if err != nil {
 		return
 	}
-	in := &input{pc: pc, ssrc: uint32(remote.SSRC()), pt: uint8(codec.PayloadType), clock: codec.ClockRate}
+	ssrc := uint32(remote.SSRC())
+	in := &input{ssrc: ssrc, pt: uint8(codec.PayloadType), clock: codec.ClockRate, keyframe: func() error {
+		return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	}}
 	t.setInput(in)
 	t.requestKeyframe(time.Now(), "new upstream")
 	s.readLoop(t, in, remote)

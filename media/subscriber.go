@@ -230,7 +230,9 @@ func (s *Subscriber) Close() {
 		}
 		close(s.done)
 		s.q.close()
-		_ = s.pc.Close()
+		if s.pc != nil {
+			_ = s.pc.Close()
+		}
 	})
 	s.wg.Wait()
 }

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 )
@@ -81,8 +80,10 @@ type TrackStats struct {
 
 // input is one upstream track feeding a Track.
 type input struct {
-	pc     *webrtc.PeerConnection
-	ssrc   uint32
+	// keyframe asks this input for a keyframe (an RTCP PLI upstream); nil
+	// for local inputs that cannot be asked.
+	keyframe func() error
+	ssrc     uint32
 	pt     uint8
 	clock  uint32
 	primed bool // offsets computed from the first packet
@@ -265,7 +266,7 @@ func (t *Track) requestKeyframe(now time.Time, why string) {
 	}
 	t.mu.Lock()
 	in := t.in
-	if in == nil || in.pc == nil || now.Sub(t.lastPLI) < t.keyEvery {
+	if in == nil || in.keyframe == nil || now.Sub(t.lastPLI) < t.keyEvery {
 		t.mu.Unlock()
 		t.st.keySuppressed.Add(1)
 		return
@@ -273,7 +274,7 @@ func (t *Track) requestKeyframe(now time.Time, why string) {
 	t.lastPLI = now
 	t.mu.Unlock()
 	t.st.keyRequests.Add(1)
-	if err := in.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: in.ssrc}}); err != nil {
+	if err := in.keyframe(); err != nil {
 		t.log.Debug("keyframe request upstream failed", zap.Error(err))
 		return
 	}
