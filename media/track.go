@@ -84,13 +84,13 @@ type input struct {
 	// for local inputs that cannot be asked.
 	keyframe func() error
 	ssrc     uint32
-	pt     uint8
-	clock  uint32
-	primed bool // offsets computed from the first packet
-	seqOff uint16
-	tsOff  uint32
-	prevTS uint32
-	prevM  bool
+	pt       uint8
+	clock    uint32
+	primed   bool // offsets computed from the first packet
+	seqOff   uint16
+	tsOff    uint32
+	prevTS   uint32
+	prevM    bool
 }
 
 func newTrack(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, streamID string, keyEvery time.Duration, log *zap.Logger) *Track {
