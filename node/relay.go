@@ -325,14 +325,18 @@ func (n *relayNode) handleMedia(e event) {
 	}
 }
 
-// watchMedia posts evMediaChanged whenever the source changes.
+// watchMedia posts evMediaChanged once at the start and whenever the source
+// changes. The channel is taken before each post: a change made before this
+// goroutine ran (a host's feed is often ready at once) or while the owner
+// loop handles the post is never missed.
 func (n *relayNode) watchMedia(ctx context.Context, src *media.Source) {
 	for {
+		changed := src.Changed()
+		if !n.post(ctx, event{kind: evMediaChanged}) {
+			return
+		}
 		select {
-		case <-src.Changed():
-			if !n.post(ctx, event{kind: evMediaChanged}) {
-				return
-			}
+		case <-changed:
 		case <-ctx.Done():
 			return
 		}
