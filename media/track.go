@@ -55,6 +55,7 @@ type Track struct {
 	}
 	subs    []*binding
 	in      *input
+	pending *input // video: the next upstream, waiting for its first keyframe
 	lastPLI time.Time
 	closed  bool
 
@@ -123,11 +124,18 @@ func (t *Track) Stats() TrackStats {
 	}
 }
 
-// setInput makes in the track's upstream; packets of an older input are
-// ignored from now on.
+// setInput makes in the track's upstream. A video track keeps forwarding
+// its current input until the new one delivers a keyframe (children could
+// not decode the new input's delta frames, and the old one may still be
+// flowing during a planned parent swap); audio switches at once. Packets of
+// a replaced input are ignored.
 func (t *Track) setInput(in *input) {
 	t.mu.Lock()
-	t.in = in
+	if t.kind == webrtc.RTPCodecTypeVideo && t.in != nil && t.have {
+		t.pending = in
+	} else {
+		t.in, t.pending = in, nil
+	}
 	t.mu.Unlock()
 }
 
@@ -149,6 +157,14 @@ func (t *Track) ingest(in *input, p *packet, n int, now time.Time) (stale bool) 
 		return false
 	}
 	t.mu.Lock()
+	if in == t.pending && !t.closed {
+		if !KeyframeStart(t.c, h.payload) {
+			t.mu.Unlock()
+			p.release()
+			return false // not yet: wait for the new input's keyframe
+		}
+		t.in, t.pending = in, nil
+	}
 	if t.in != in || t.closed {
 		t.mu.Unlock()
 		p.release()
@@ -266,6 +282,9 @@ func (t *Track) requestKeyframe(now time.Time, why string) {
 	}
 	t.mu.Lock()
 	in := t.in
+	if t.pending != nil {
+		in = t.pending // the new upstream must start with one
+	}
 	if in == nil || in.keyframe == nil || now.Sub(t.lastPLI) < t.keyEvery {
 		t.mu.Unlock()
 		t.st.keySuppressed.Add(1)

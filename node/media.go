@@ -36,6 +36,10 @@ type mediaNode struct {
 	wants map[string]tree.MediaReason
 
 	stats mediaCounters
+
+	// The watchdog's view of upstream packets.
+	lastPackets uint64
+	lastChange  time.Time
 }
 
 type kidCall struct {
@@ -234,4 +238,28 @@ func (m *mediaNode) close() {
 		_ = m.up.Close()
 	}
 	m.src.Close()
+}
+
+// stalled reports whether upstream packets stopped for longer than limit
+// while we have an upstream call; it fires once per stall.
+func (m *mediaNode) stalled(now time.Time, limit time.Duration) bool {
+	var total uint64
+	for _, t := range m.src.Tracks() {
+		total += t.Stats().Packets
+	}
+	if total != m.lastPackets || m.up == nil || total == 0 {
+		m.lastPackets, m.lastChange = total, now
+		return false
+	}
+	select {
+	case <-m.up.Done():
+		m.lastChange = now
+		return false
+	default:
+	}
+	if now.Sub(m.lastChange) < limit {
+		return false
+	}
+	m.lastChange = now
+	return true
 }

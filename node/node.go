@@ -38,6 +38,25 @@ type Config struct {
 	Logger         *zap.Logger
 	// Ready, if set, is called once the node is registered and serving (sd_notify).
 	Ready func()
+	// Drain, when closed, starts a planned departure: children are told to
+	// re-join elsewhere, and the node stops once they have left or after
+	// DrainTimeout (0 means DefaultDrainTimeout). Cancelling the context
+	// stops at once.
+	Drain        <-chan struct{}
+	DrainTimeout time.Duration
+}
+
+// DefaultDrainTimeout is how long a leaving node waits for its children.
+const DefaultDrainTimeout = 10 * time.Second
+
+// DefaultMediaTimeout: upstream media silent this long is a lost parent.
+const DefaultMediaTimeout = 5 * time.Second
+
+func (c Config) drainTimeout() time.Duration {
+	if c.DrainTimeout <= 0 {
+		return DefaultDrainTimeout
+	}
+	return c.DrainTimeout
 }
 
 func (c Config) logger() *zap.Logger {
@@ -95,6 +114,9 @@ type RelayConfig struct {
 	RateBurst int
 	// Greeting chooses the greeting's provisional mark (A/B or C style).
 	Greeting tree.GreetingStyle
+	// MediaTimeout: upstream media silent this long (while its call is up)
+	// is treated as a lost parent; 0 disables the watchdog.
+	MediaTimeout time.Duration
 }
 
 // RootConfig tunes the index root.

@@ -27,6 +27,9 @@ type machine interface {
 	StreamReady(now time.Time) []tree.Output
 	Children() []tree.Child
 	Stats() tree.Stats
+	RoomMap() tree.RoomMap
+	// Leave: we are going away; tell the children.
+	Leave() []tree.Output
 }
 
 type relayMachine struct{ *tree.Relay }
@@ -50,6 +53,7 @@ type event struct {
 	offer peerjs.MediaOffer // evCall
 	peer  string            // evCallEnded
 	call  *peerjs.MediaConn // evCallEnded
+	fn    func()            // evQuery
 }
 
 type eventKind int
@@ -63,6 +67,7 @@ const (
 	evCall         // a media call offered to us
 	evCallEnded    // a call to a child ended
 	evMediaChanged // the relayed stream appeared or changed
+	evQuery        // run fn in the owner loop
 )
 
 // eventQueue bounds events waiting for the owner loop. Readers block when it
@@ -108,6 +113,7 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 	}
 	return startTreeNode(ctx, cfg, treeNode{
 		upstream: cfg.Parent,
+		heal:     true,
 		name:     name,
 		machine: func(self string) machine {
 			return relayMachine{tree.NewRelay(tree.RelayConfig{
@@ -121,6 +127,7 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 // treeNode is what differs between a relay and a host.
 type treeNode struct {
 	upstream string // the parent (relay) or the index root (host); "" for none
+	heal     bool   // re-join elsewhere when the upstream is lost (relay)
 	name     string
 	machine  func(self string) machine
 	// feed, if set, publishes a local stream into the source (host).
@@ -159,11 +166,16 @@ func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) 
 		cfg.Ready()
 	}
 	n := &relayNode{
-		log:    log,
-		tree:   tn.machine(p.ID()),
-		conns:  map[tree.ConnID]*peerjs.DataConn{},
-		events: events,
-		stats:  make(chan chan JoinStats),
+		log:          log,
+		tree:         tn.machine(p.ID()),
+		conns:        map[tree.ConnID]*peerjs.DataConn{},
+		events:       events,
+		stats:        make(chan chan JoinStats),
+		move:         make(chan struct{}, 1),
+		drain:        cfg.Drain,
+		drainTimeout: cfg.drainTimeout(),
+		mediaTimeout: cfg.Relay.MediaTimeout,
+		greetings:    map[*peerjs.DataConn]any{},
 	}
 	j := &Join{n: n, p: p, done: make(chan struct{})}
 	go func() {
@@ -177,7 +189,7 @@ func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) 
 		var wg sync.WaitGroup
 		run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 		if tn.upstream != "" {
-			run(func() { n.holdParent(ctx, p, tn.upstream) })
+			run(func() { n.holdParent(ctx, p, tn.upstream, tn.heal) })
 		}
 		run(func() { n.acceptLoop(ctx, p) })
 		run(func() { n.watchMedia(ctx, src) })
@@ -240,6 +252,17 @@ type relayNode struct {
 	ctx       context.Context // the node's lifetime (set before the loop starts)
 	media     *mediaNode      // nil on the root
 	streamGen uint64          // the source generation the tree was told of
+
+	// drain starts a planned departure; drainTimeout bounds it.
+	drain        <-chan struct{}
+	drainTimeout time.Duration
+	draining     bool
+	mediaTimeout time.Duration
+
+	// move asks holdParent to find a new parent (ours is leaving).
+	move      chan struct{}
+	greetMu   sync.Mutex // guards greetings
+	greetings map[*peerjs.DataConn]any
 }
 
 func (n *relayNode) post(ctx context.Context, e event) bool {
@@ -253,11 +276,30 @@ func (n *relayNode) post(ctx context.Context, e event) bool {
 
 // loop is the only goroutine that touches the tree state.
 func (n *relayNode) loop(ctx context.Context, p *peerjs.Peer) error {
+	tick := time.NewTicker(watchEvery)
+	defer tick.Stop()
+	drain := n.drain
+	var drainEnd time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			n.log.Info("node stopping")
 			return nil
+		case <-drain:
+			drain = nil
+			drainEnd = time.Now().Add(n.drainTimeout)
+			n.draining = true
+			kids := len(n.tree.Children())
+			n.log.Info("leaving: telling children to re-join elsewhere", zap.Int("children", kids), zap.Duration("grace", n.drainTimeout))
+			n.apply(n.tree.Leave())
+		case now := <-tick.C:
+			if n.draining {
+				if kids := len(n.tree.Children()); kids == 0 || now.After(drainEnd) {
+					n.log.Info("left", zap.Int("children_remaining", kids))
+					return nil
+				}
+			}
+			n.watchdog(now)
 		case <-p.Done():
 			if err := p.Signaling().Err(); err != nil {
 				return fmt.Errorf("peer server session ended: %w", err)
@@ -290,6 +332,11 @@ func (n *relayNode) handle(e event, now time.Time) {
 		delete(n.conns, id)
 		out = n.tree.ParentClosed(id)
 	case evOpen:
+		if n.draining {
+			n.log.Info("refusing a connection: leaving", zap.String("peer", e.conn.Peer()))
+			e.conn.Close()
+			return
+		}
 		n.conns[id] = e.conn
 		out = n.tree.Opened(id, e.conn.Peer(), now)
 	case evClosed:
@@ -316,6 +363,8 @@ func (n *relayNode) handleMedia(e event) {
 		n.media.onCall(e.offer, parent)
 	case evCallEnded:
 		n.media.ended(e.peer, e.call)
+	case evQuery:
+		e.fn()
 	case evMediaChanged:
 		if ready, gen := n.media.src.Ready(); ready && gen != n.streamGen {
 			n.streamGen = gen
@@ -373,7 +422,11 @@ func (n *relayNode) apply(out []tree.Output) {
 				c.Close()
 			}
 		case tree.ParentNotice:
-			n.log.Info("parent announces it is going away", zap.String("msg", peerjs.Describe(o.Msg, 128)))
+			n.log.Info("parent announces it is going away; moving", zap.String("msg", peerjs.Describe(o.Msg, 128)))
+			select {
+			case n.move <- struct{}{}:
+			default:
+			}
 		case tree.ChatReceived:
 			n.log.Info("chat", zap.String("from", o.Peer), zap.String("name", clipText(o.Msg.Name(), 64)),
 				zap.String("text", clipText(o.Msg.Text(), 256)))
@@ -444,43 +497,6 @@ func (n *relayNode) logStats() {
 	n.log.Info("node stopped", fields...)
 }
 
-// holdParent keeps one data connection to the parent open, re-dialing it
-// when it drops (healing the tree properly is a later issue).
-func (n *relayNode) holdParent(ctx context.Context, p *peerjs.Peer, parent string) {
-	log := n.log.With(zap.String("parent", parent))
-	delay := parentRetryMin
-	for ctx.Err() == nil {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		c, err := p.Connect(dctx, parent, peerjs.ConnectOptions{})
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("cannot connect to parent; retrying", zap.Duration("in", delay), zap.Error(err))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(delay*2, parentRetryMax)
-			continue
-		}
-		delay = parentRetryMin
-		log.Info("connected to parent", zap.String("conn", c.ConnectionID()))
-		if !n.post(ctx, event{kind: evParentOpen, conn: c}) {
-			c.Close()
-			return
-		}
-		err = n.read(ctx, c)
-		c.Close()
-		if !n.post(ctx, event{kind: evParentClosed, conn: c}) {
-			return
-		}
-		log.Warn("parent connection closed; re-dialing", zap.Error(err))
-	}
-}
-
 func (n *relayNode) acceptLoop(ctx context.Context, p *peerjs.Peer) {
 	for {
 		c, err := p.Accept(ctx)
@@ -521,4 +537,23 @@ func clipText(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// watchEvery is how often the owner loop checks the drain and the media
+// watchdog.
+const watchEvery = 250 * time.Millisecond
+
+// watchdog: upstream media stopped for longer than MediaTimeout while the
+// call that carried it is still up means a parent that is stuck (or a
+// relay upstream that lost its own parent and is not recovering): treat it
+// as lost, and heal.
+func (n *relayNode) watchdog(now time.Time) {
+	if n.media == nil || n.mediaTimeout <= 0 || n.parent == nil {
+		return
+	}
+	if n.media.stalled(now, n.mediaTimeout) {
+		n.log.Warn("no upstream media; treating the parent as lost", zap.String("parent", n.parent.Peer()),
+			zap.Duration("silent_for", n.mediaTimeout))
+		n.parent.Close()
+	}
 }

@@ -2,6 +2,7 @@ package peerjs
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
@@ -25,6 +26,13 @@ func DefaultICEServers() []webrtc.ICEServer {
 		},
 	}
 }
+
+// ICE liveness: how fast a silent peer is declared gone.
+const (
+	ICEKeepalive           = 250 * time.Millisecond
+	ICEDisconnectedTimeout = 1500 * time.Millisecond
+	ICEFailedTimeout       = 2 * time.Second
+)
 
 // APIOptions tune the pion API shared by every connection of a peer.
 type APIOptions struct {
@@ -57,6 +65,10 @@ func NewSettingEngine(o APIOptions) webrtc.SettingEngine {
 	se.LoggerFactory = zapFactory{log.Named("pion")}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetSCTPMaxMessageSize(MaxSCTPMessage)
+	// A vanished peer (crash, cable) sends nothing more: with a keepalive
+	// every 250 ms, 1.5 s of silence is "disconnected" and 2 s "failed",
+	// which closes its connections (pion's defaults: 5 s and 30 s).
+	se.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout-ICEDisconnectedTimeout, ICEKeepalive)
 	if o.InterfaceFilter != nil {
 		se.SetInterfaceFilter(o.InterfaceFilter)
 	}

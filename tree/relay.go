@@ -540,3 +540,17 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// Leave is what a relay that is going away tells its children: [3, Self, 0,
+// false], on which a page with "Automatic Reconnection" (the default) closes
+// its connection to us and re-joins the room from the host's map, and one of
+// our own relays moves before we go. Generation A/B pages read it the same
+// way. After Leave, new children are not welcome (the caller refuses them).
+func (r *Relay) Leave() []Output {
+	var out []Output
+	msg := []any{int64(TypeLeaving), r.cfg.Self, int64(0), false}
+	for _, cs := range r.sortedConns(roleChild) {
+		out = append(out, Send{To: cs.id, Msg: msg})
+	}
+	return out
+}
