@@ -109,6 +109,13 @@ func (t *Track) Kind() webrtc.RTPCodecType { return t.kind }
 // Codec is the codec every packet of this track carries.
 func (t *Track) Codec() webrtc.RTPCodecCapability { return t.codec }
 
+// LastPacket is when the newest packet arrived (zero before any).
+func (t *Track) LastPacket() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastAt
+}
+
 // Stats returns the track's counters.
 func (t *Track) Stats() TrackStats {
 	t.mu.Lock()

@@ -148,9 +148,17 @@ func TestHealChromium(t *testing.T) {
 			case "sigterm":
 				_ = a.cmd.Process.Signal(syscall.SIGTERM)
 			}
+			// Chat typed at the page during the swap (B has not noticed a
+			// crash yet) reaches the host exactly once.
+			time.Sleep(300 * time.Millisecond)
+			text := "typed during the swap (" + mode + ")"
+			aud.Eval(t, "P.chat("+testrig.JSON(text)+")", nil)
 			// B is under the host again.
 			waitChild(t, host, b.ID())
 			attached := time.Since(t0)
+			if got := chatsWith(t, host, text); len(got) != 1 {
+				t.Errorf("the host got the chat typed during the swap %d times, want once: %+v", len(got), got)
+			}
 			if mode == "sigterm" {
 				select {
 				case err := <-a.done:

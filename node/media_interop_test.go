@@ -135,3 +135,34 @@ func TestMediaLateStream(t *testing.T) {
 		checkDecoding(t, name, host, p, j.ID())
 	}
 }
+
+// TestMediaSurvivesPeerServerRestart: the PeerServer goes away and comes
+// back while media flows host page → Go relay → page: the page keeps
+// decoding without a stall, and the relay, registered again under the same
+// id, accepts a new child.
+func TestMediaSurvivesPeerServerRestart(t *testing.T) {
+	e := newBrowserEnv(t)
+	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Restart room", "stream": true})
+	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+	waitChild(t, host, j.ID())
+	aud, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
+	checkDecoding(t, "A", host, aud, j.ID())
+
+	stop := make(chan struct{})
+	gapc := make(chan time.Duration, 1)
+	go func() { g, _ := watchDecoding(t, aud, stop); gapc <- g }()
+	time.Sleep(500 * time.Millisecond)
+	t0 := time.Now()
+	e.ps.Restart(t)
+	t.Logf("PeerServer restarted in %v", time.Since(t0).Round(time.Millisecond))
+	time.Sleep(3 * time.Second)
+	close(stop)
+	gap := <-gapc
+	t.Logf("longest stall at the page across the restart: %v", gap.Round(time.Millisecond))
+	if gap > time.Second {
+		t.Errorf("the page stalled %v across a PeerServer restart", gap)
+	}
+	// A new child can join the relay (it registered again, same id).
+	late, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "late"})
+	checkDecoding(t, "late", host, late, j.ID())
+}

@@ -99,7 +99,7 @@ func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.D
 		select {
 		case err := <-done:
 			c.Close()
-			n.post(ctx, event{kind: evParentClosed, conn: c})
+			n.post(ctx, event{kind: evParentClosed, conn: c, lost: true})
 			return nil, err
 		case <-n.move:
 			if !heal {
@@ -149,9 +149,13 @@ func (n *relayNode) rejoin(ctx context.Context, p *peerjs.Peer, lost string) (*p
 		}
 		return nil, nil
 	}
+	log.Debug("guest connection to the host open; waiting for its greeting")
 	gctx, cancel := context.WithTimeout(ctx, greetingTimeout)
 	greeting, err := guest.Recv(gctx)
 	cancel()
+	if err != nil {
+		log.Warn("no greeting from the host; using the map we have", zap.Error(err))
+	}
 	if err == nil {
 		if a, ok := greeting.([]any); ok && tree.RoomMap(a).HostID() == host {
 			m = tree.RoomMap(a)

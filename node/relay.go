@@ -20,6 +20,8 @@ import (
 type machine interface {
 	ParentOpened(c tree.ConnID, peer string, now time.Time) []tree.Output
 	ParentClosed(c tree.ConnID) []tree.Output
+	// ParentLost: the parent vanished; lastAlive is its last sign of life.
+	ParentLost(c tree.ConnID, lastAlive time.Time) []tree.Output
 	Opened(c tree.ConnID, peer string, now time.Time) []tree.Output
 	Closed(c tree.ConnID) []tree.Output
 	Receive(c tree.ConnID, v any, now time.Time) []tree.Output
@@ -42,7 +44,10 @@ func (h hostMachine) ParentOpened(c tree.ConnID, peer string, _ time.Time) []tre
 	return h.RootOpened(c, peer)
 }
 func (h hostMachine) ParentClosed(c tree.ConnID) []tree.Output { return h.RootClosed(c) }
-func (h hostMachine) StreamReady(now time.Time) []tree.Output  { return h.SetStreaming(true, now) }
+func (h hostMachine) ParentLost(c tree.ConnID, _ time.Time) []tree.Output {
+	return h.RootClosed(c)
+}
+func (h hostMachine) StreamReady(now time.Time) []tree.Output { return h.SetStreaming(true, now) }
 
 // event is something that happened on a connection, posted by the reader
 // goroutines to the one loop that owns the tree state.
@@ -54,6 +59,7 @@ type event struct {
 	peer  string            // evCallEnded
 	call  *peerjs.MediaConn // evCallEnded
 	fn    func()            // evQuery
+	lost  bool              // evParentClosed: the parent vanished (not a planned move)
 }
 
 type eventKind int
@@ -330,7 +336,11 @@ func (n *relayNode) handle(e event, now time.Time) {
 			n.parent = nil
 		}
 		delete(n.conns, id)
-		out = n.tree.ParentClosed(id)
+		if e.lost {
+			out = n.tree.ParentLost(id, n.lastAlive(now))
+		} else {
+			out = n.tree.ParentClosed(id)
+		}
 	case evOpen:
 		if n.draining {
 			n.log.Info("refusing a connection: leaving", zap.String("peer", e.conn.Peer()))
@@ -556,4 +566,19 @@ func (n *relayNode) watchdog(now time.Time) {
 			zap.Duration("silent_for", n.mediaTimeout))
 		n.parent.Close()
 	}
+}
+
+// lastAlive is the last sign of life of a lost parent: its last media
+// packet, but no earlier than our ICE failure timeout ago (what we sent
+// before that, while it was answering ICE, most likely arrived).
+func (n *relayNode) lastAlive(now time.Time) time.Time {
+	t := now.Add(-peerjs.ICEFailedTimeout)
+	if n.media != nil {
+		for _, tr := range n.media.src.Tracks() {
+			if at := tr.LastPacket(); at.After(t) {
+				t = at
+			}
+		}
+	}
+	return t
 }

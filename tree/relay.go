@@ -98,15 +98,37 @@ type Relay struct {
 	waiting   map[ConnID]bool // children that asked (type 4) while we had no stream
 	askedUp   time.Time
 
+	// upHeld keeps messages bound upstream while we have no parent (it
+	// died, we are re-joining): sent to the next parent, bounded.
+	upHeld []heldMsg
+	// sentUp remembers what we sent up lately, so that what a parent that
+	// died may never have received can be re-sent to the next one.
+	sentUp []heldMsg
+
 	dedupe *dedupe
 	at     time.Time // time of the event being handled
 	stats  Stats
 }
 
+type heldMsg struct {
+	msg []any
+	at  time.Time
+}
+
+// Messages bound upstream are held at most this many and this long while we
+// have no parent: a re-join takes about a second; older chat is stale.
+const (
+	upHeldMax = 64
+	upHeldAge = 10 * time.Second
+)
+
 // Stats are the relay's counters.
 type Stats struct {
 	Forwarded uint64
-	Rejected  map[Reason]uint64
+	// HeldDropped counts upstream-bound messages dropped while we had no
+	// parent (too many, or too old when a parent came back).
+	HeldDropped uint64
+	Rejected    map[Reason]uint64
 }
 
 // NewRelay returns a relay with no connections.
@@ -123,7 +145,7 @@ func NewRelay(cfg RelayConfig) *Relay {
 
 // Stats returns a copy of the counters.
 func (r *Relay) Stats() Stats {
-	s := Stats{Forwarded: r.stats.Forwarded, Rejected: map[Reason]uint64{}}
+	s := Stats{Forwarded: r.stats.Forwarded, HeldDropped: r.stats.HeldDropped, Rejected: map[Reason]uint64{}}
 	for k, v := range r.stats.Rejected {
 		s.Rejected[k] = v
 	}
@@ -176,8 +198,18 @@ func (r *Relay) lookup(c ConnID) *connState {
 func (r *Relay) ParentOpened(c ConnID, peer string, now time.Time) []Output {
 	r.parent = &connState{id: c, peer: peer, role: roleParent}
 	r.lastReport = nil
+	r.sentUp = nil
 	var out []Output
 	r.reportUp(&out)
+	for _, h := range r.upHeld {
+		if now.Sub(h.at) <= upHeldAge {
+			out = append(out, Send{To: c, Msg: h.msg})
+			r.stats.Forwarded++
+		} else {
+			r.stats.HeldDropped++
+		}
+	}
+	r.upHeld = nil
 	if len(r.waiting) > 0 {
 		out = append(out, Send{To: c, Msg: []any{int64(TypeRefresh), r.cfg.Self}})
 		r.askedUp = now
@@ -190,6 +222,29 @@ func (r *Relay) ParentOpened(c ConnID, peer string, now time.Time) []Output {
 func (r *Relay) ParentClosed(c ConnID) []Output {
 	if r.parent != nil && r.parent.id == c {
 		r.parent = nil
+	}
+	return nil
+}
+
+// ParentLost is ParentClosed for a parent that vanished: what we sent up
+// after lastAlive (the last sign of life we had from it, e.g. its last
+// media packet) may never have arrived, and goes to the next parent.
+func (r *Relay) ParentLost(c ConnID, lastAlive time.Time) []Output {
+	if r.parent == nil || r.parent.id != c {
+		return nil
+	}
+	r.parent = nil
+	var requeue []heldMsg
+	for _, h := range r.sentUp {
+		if h.at.After(lastAlive) {
+			requeue = append(requeue, h)
+		}
+	}
+	r.sentUp = nil
+	r.upHeld = append(requeue, r.upHeld...)
+	if n := len(r.upHeld) - upHeldMax; n > 0 {
+		r.upHeld = r.upHeld[n:]
+		r.stats.HeldDropped += uint64(n)
 	}
 	return nil
 }
@@ -307,9 +362,20 @@ func (r *Relay) flood(out *[]Output, from *connState, a []any, key any, msg []an
 		return
 	}
 	from.stats.Accepted++
-	if r.parent != nil && r.parent != from {
+	switch {
+	case r.parent != nil && r.parent != from:
 		*out = append(*out, Send{To: r.parent.id, Msg: msg})
 		r.stats.Forwarded++
+		if len(r.sentUp) == upHeldMax {
+			r.sentUp = r.sentUp[1:]
+		}
+		r.sentUp = append(r.sentUp, heldMsg{msg, r.at})
+	case r.parent == nil && from.role == roleChild:
+		if len(r.upHeld) == upHeldMax {
+			r.upHeld = r.upHeld[1:]
+			r.stats.HeldDropped++
+		}
+		r.upHeld = append(r.upHeld, heldMsg{msg, r.at})
 	}
 	for _, cs := range r.sortedConns(roleChild) {
 		if cs != from {

@@ -385,3 +385,65 @@ func TestDeepReportIsBounded(t *testing.T) {
 		t.Fatalf("deep report: %v", rs)
 	}
 }
+
+// TestHeldWhileOrphaned: chat from a child while we have no parent (ours
+// died, we are re-joining) goes to the next parent after our report, once;
+// what is too old by then is dropped and counted.
+func TestHeldWhileOrphaned(t *testing.T) {
+	g := newRig(t, RelayConfig{})
+	g.parent()
+	g.child("A")
+	g.child("B")
+	g.r.ParentClosed("H/dc_p")
+	chat := []any{int64(0), "A", "Alice", "during the swap", nil, ""}
+	out := g.from("A", chat)
+	if got := sends(out); len(got) != 1 || got["B/dc"] == nil {
+		t.Fatalf("orphaned relay sent %v, want only to B", got)
+	}
+	g.now = g.now.Add(time.Second)
+	out = g.r.ParentOpened("N/dc", "N", g.now)
+	var up []any
+	for _, o := range out {
+		if s, ok := o.(Send); ok && s.To == "N/dc" {
+			up = append(up, s.Msg)
+		}
+	}
+	if len(up) != 2 || !reflect.DeepEqual(up[1], []any{int64(0), "R", "Alice", "during the swap", nil, ""}) {
+		t.Fatalf("to the new parent: %v, want our report then the held chat", up)
+	}
+	if again := g.r.ParentOpened("M/dc", "M", g.now); len(again) != 1 {
+		t.Fatalf("held chat sent twice: %v", again)
+	}
+	// Too old: dropped.
+	g.r.ParentClosed("M/dc")
+	g.from("B", []any{int64(0), "B", "Bob", "stale", nil, ""})
+	g.now = g.now.Add(upHeldAge + time.Second)
+	if out := g.r.ParentOpened("P/dc", "P", g.now); len(out) != 1 || g.r.Stats().HeldDropped != 1 {
+		t.Fatalf("stale held chat: %v, dropped %d", out, g.r.Stats().HeldDropped)
+	}
+}
+
+// TestParentLostRequeues: what we sent up after the lost parent's last sign
+// of life is re-sent to the next parent; what it had surely received is not.
+func TestParentLostRequeues(t *testing.T) {
+	g := newRig(t, RelayConfig{})
+	g.parent()
+	g.child("A")
+	early := []any{int64(0), "A", "Alice", "before", nil, ""}
+	g.from("A", early)
+	alive := g.now.Add(500 * time.Millisecond)
+	g.now = g.now.Add(time.Second)
+	late := []any{int64(0), "A", "Alice", "after", nil, ""}
+	g.from("A", late)
+	g.r.ParentLost("H/dc_p", alive)
+	out := g.r.ParentOpened("N/dc", "N", g.now)
+	var up []any
+	for _, o := range out {
+		if s, ok := o.(Send); ok && s.To == "N/dc" {
+			up = append(up, s.Msg)
+		}
+	}
+	if len(up) != 2 || Chat(up[1].([]any)).Text() != "after" {
+		t.Fatalf("to the new parent: %v, want our report and only the late chat", up)
+	}
+}
