@@ -306,6 +306,13 @@ func (s *Source) readLoop(t *Track, in *input, r reader) {
 	for {
 		p := getPacket()
 		n, _, err := r.Read(p.buf[:])
+		if errors.Is(err, io.ErrShortBuffer) {
+			// Larger than any browser sends: the packet is consumed,
+			// dropped and counted; the track goes on.
+			t.st.malformed.Add(1)
+			p.release()
+			continue
+		}
 		if err != nil {
 			p.release()
 			if !errors.Is(err, io.EOF) {

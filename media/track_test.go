@@ -1,10 +1,12 @@
 package media
 
 import (
+	"io"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -244,5 +246,52 @@ func TestSplice(t *testing.T) {
 		if got[i] != got[i-1]+1 {
 			t.Fatalf("output sequence not continuous across the splice: %v", got)
 		}
+	}
+}
+
+// scriptedReader plays back reads, then EOF.
+type scriptedReader struct {
+	reads [][]byte
+	errs  []error
+}
+
+func (r *scriptedReader) Read(b []byte) (int, interceptor.Attributes, error) {
+	if len(r.reads) == 0 {
+		return 0, nil, io.EOF
+	}
+	d, err := r.reads[0], r.errs[0]
+	r.reads, r.errs = r.reads[1:], r.errs[1:]
+	return copy(b, d), nil, err
+}
+
+// TestReadLoopSurvivesBadPackets: garbage, an oversized datagram and a
+// foreign payload type from upstream are counted and dropped; the packets
+// around them are forwarded.
+func TestReadLoopSurvivesBadPackets(t *testing.T) {
+	src, err := NewSource(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newVideoTrack()
+	defer tr.close()
+	in := &input{pt: 96, clock: 90000}
+	tr.setInput(in)
+	w := &fakeWriter{}
+	good := func(seq uint16) []byte {
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Marker: true}, Payload: []byte{0x10, 0x00, 1}}
+		b, _ := p.Marshal()
+		return b
+	}
+	foreign, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 97, SequenceNumber: 2}, Payload: []byte{1}}).Marshal()
+	r := &scriptedReader{
+		reads: [][]byte{good(1), {0xff, 0x00}, make([]byte, 10), foreign, good(3)},
+		errs:  []error{nil, nil, io.ErrShortBuffer, nil, nil},
+	}
+	testChild(t, tr, 64, w)
+	src.readLoop(tr, in, r)
+	waitFor(t, "the two good packets", func() bool { return len(w.got()) == 2 })
+	st := tr.Stats()
+	if st.Malformed != 2 || st.Foreign != 1 || st.Packets != 2 {
+		t.Fatalf("stats %+v, want 2 malformed, 1 foreign, 2 forwarded", st)
 	}
 }
