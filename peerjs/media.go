@@ -75,22 +75,13 @@ func (p *Peer) newMedia(peer, connID string, pc *webrtc.PeerConnection, originat
 	}
 	m.route = p.sig.Route(peer, connID)
 	p.mu.Lock()
-	if p.media[peer] == nil {
-		p.media[peer] = map[string]*MediaConn{}
-	}
-	old := p.media[peer][connID]
-	p.media[peer][connID] = m
+	old := register(p.media, peer, connID, m)
 	p.mu.Unlock()
 	if old != nil {
 		old.closeWith(fmt.Errorf("%w: replaced by a new offer", ErrClosed))
 	}
 	p.trickle(pc, peer, connID, signaling.ConnMedia, m.log)
-	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
-		m.log.Debug("ice state", zap.Stringer("state", s))
-		if s == webrtc.ICEConnectionStateFailed || s == webrtc.ICEConnectionStateClosed {
-			go m.closeWith(fmt.Errorf("%w: ice %s", ErrClosed, s))
-		}
-	})
+	closeOnICEFailure(pc, m.log, m.closeWith)
 	// PeerJS's caller opens a data channel with every call; the callee
 	// treats its close as hang-up. We do the same on both sides.
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {

@@ -380,24 +380,14 @@ func (p *Peer) newConn(peer, connID, label, serialization string, reliable bool,
 	}
 	c.route = p.sig.Route(peer, connID)
 	p.mu.Lock()
-	if p.conns[peer] == nil {
-		p.conns[peer] = map[string]*DataConn{}
-	}
-	old := p.conns[peer][connID]
-	p.conns[peer][connID] = c
+	old := register(p.conns, peer, connID, c)
 	p.mu.Unlock()
 	if old != nil {
 		// PeerJS: an OFFER for an existing connection id replaces it.
 		old.closeWith(fmt.Errorf("%w: replaced by a new offer", ErrClosed))
 	}
 	p.trickle(pc, peer, connID, signaling.ConnData, c.log)
-	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
-		c.log.Debug("ice state", zap.Stringer("state", s))
-		// PeerJS closes on failed/closed only; disconnected may recover.
-		if s == webrtc.ICEConnectionStateFailed || s == webrtc.ICEConnectionStateClosed {
-			go c.closeWith(fmt.Errorf("%w: ice %s", ErrClosed, s))
-		}
-	})
+	closeOnICEFailure(pc, c.log, c.closeWith)
 	time.AfterFunc(p.cfg.OpenTimeout, func() {
 		if !c.isOpen() {
 			c.closeWith(ErrOpenTimeout)
@@ -415,4 +405,26 @@ func (p *Peer) forget(c *DataConn) {
 			delete(p.conns, c.peer)
 		}
 	}
+}
+
+// register files v under peer and connection id, returning what it replaces.
+func register[T any](m map[string]map[string]T, peer, connID string, v T) T {
+	if m[peer] == nil {
+		m[peer] = map[string]T{}
+	}
+	old := m[peer][connID]
+	m[peer][connID] = v
+	return old
+}
+
+// closeOnICEFailure ends a connection when ICE fails or closes. Like
+// PeerJS, "disconnected" is left alone: it may recover (and our ICE timeouts
+// turn a lasting silence into "failed" within 2 s).
+func closeOnICEFailure(pc *webrtc.PeerConnection, log *zap.Logger, closeWith func(error)) {
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		log.Debug("ice state", zap.Stringer("state", s))
+		if s == webrtc.ICEConnectionStateFailed || s == webrtc.ICEConnectionStateClosed {
+			go closeWith(fmt.Errorf("%w: ice %s", ErrClosed, s))
+		}
+	})
 }

@@ -127,26 +127,10 @@ func (h *Host) Children() []Child {
 }
 
 // Stats returns a copy of the counters.
-func (h *Host) Stats() Stats {
-	s := Stats{Forwarded: h.stats.Forwarded, Rejected: map[Reason]uint64{}}
-	for k, v := range h.stats.Rejected {
-		s.Rejected[k] = v
-	}
-	return s
-}
+func (h *Host) Stats() Stats { return h.stats.clone() }
 
 // ConnStats returns a copy of one connection's counters.
-func (h *Host) ConnStats(c ConnID) (ConnStats, bool) {
-	cs := h.lookup(c)
-	if cs == nil {
-		return ConnStats{}, false
-	}
-	out := ConnStats{Accepted: cs.stats.Accepted, Rejected: map[Reason]uint64{}}
-	for k, v := range cs.stats.Rejected {
-		out.Rejected[k] = v
-	}
-	return out, true
-}
+func (h *Host) ConnStats(c ConnID) (ConnStats, bool) { return h.lookup(c).statsCopy() }
 
 func (h *Host) lookup(c ConnID) *connState {
 	if h.root != nil && h.root.id == c {

@@ -66,13 +66,7 @@ func (x *Index) List() []any {
 }
 
 // Stats returns a copy of the counters.
-func (x *Index) Stats() Stats {
-	s := Stats{Forwarded: x.stats.Forwarded, Rejected: map[Reason]uint64{}}
-	for k, v := range x.stats.Rejected {
-		s.Rejected[k] = v
-	}
-	return s
-}
+func (x *Index) Stats() Stats { return x.stats.clone() }
 
 // Opened sends the list to a new connection.
 func (x *Index) Opened(c ConnID, peer string, now time.Time) []Output {

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"maps"
 	"reflect"
 	"time"
 )
@@ -144,23 +145,29 @@ func NewRelay(cfg RelayConfig) *Relay {
 }
 
 // Stats returns a copy of the counters.
-func (r *Relay) Stats() Stats {
-	s := Stats{Forwarded: r.stats.Forwarded, HeldDropped: r.stats.HeldDropped, Rejected: map[Reason]uint64{}}
-	for k, v := range r.stats.Rejected {
-		s.Rejected[k] = v
+func (r *Relay) Stats() Stats { return r.stats.clone() }
+
+// ConnStats returns a copy of one connection's counters.
+func (r *Relay) ConnStats(c ConnID) (ConnStats, bool) { return r.lookup(c).statsCopy() }
+
+// clone copies s (the caller may keep it while the owner goes on).
+func (s Stats) clone() Stats {
+	s.Rejected = maps.Clone(s.Rejected)
+	if s.Rejected == nil {
+		s.Rejected = map[Reason]uint64{}
 	}
 	return s
 }
 
-// ConnStats returns a copy of one connection's counters.
-func (r *Relay) ConnStats(c ConnID) (ConnStats, bool) {
-	cs := r.lookup(c)
+// statsCopy copies a connection's counters; false for no connection.
+func (cs *connState) statsCopy() (ConnStats, bool) {
 	if cs == nil {
 		return ConnStats{}, false
 	}
-	out := ConnStats{Accepted: cs.stats.Accepted, Rejected: map[Reason]uint64{}}
-	for k, v := range cs.stats.Rejected {
-		out.Rejected[k] = v
+	out := cs.stats
+	out.Rejected = maps.Clone(out.Rejected)
+	if out.Rejected == nil {
+		out.Rejected = map[Reason]uint64{}
 	}
 	return out, true
 }
