@@ -135,6 +135,9 @@
 		});
 		if (incoming) {
 			conn.on("open", () => {
+				// Once per connection, even if "open" fires again.
+				if (e.announced) return;
+				e.announced = true;
 				const w = openWaiters.shift();
 				if (w) w(key);
 				else opened.push(key);
