@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +135,11 @@ func TestForwardUnchanged(t *testing.T) {
 		}
 	})
 	connect(ctx, t, pc, recv)
+	// Children get exactly our codecs and no interceptors of pion's (no
+	// TWCC, no per-child NACK buffer: the shared cache answers NACKs).
+	if sdp := pc.LocalDescription().SDP; strings.Contains(sdp, "transport-wide-cc") || strings.Contains(sdp, "VP9") {
+		t.Errorf("child offer carries pion's defaults:\n%s", sdp)
+	}
 
 	// Publish until the child has its first packet (it must start at a
 	// keyframe), then a known sequence.

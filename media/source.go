@@ -271,7 +271,11 @@ func (s *Source) rebuildDownLocked() error {
 			return err
 		}
 	}
-	s.down = webrtc.NewAPI(webrtc.WithSettingEngine(s.cfg.Setting), webrtc.WithMediaEngine(me))
+	// An explicit empty registry: without one pion adds its defaults (a NACK
+	// responder with a packet copy per child, reports and stats on every
+	// write, TWCC), all of which we do once for all children, or not at all.
+	s.down = webrtc.NewAPI(webrtc.WithSettingEngine(s.cfg.Setting), webrtc.WithMediaEngine(me),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	return nil
 }
 

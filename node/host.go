@@ -71,26 +71,49 @@ func RunHost(ctx context.Context, cfg Config) error {
 // PlayClip publishes the committed test clip (VP8 + Opus), looped, until
 // ctx ends.
 func PlayClip(ctx context.Context, src *media.Source) error {
+	return PlayClipWith(ctx, src, nil)
+}
+
+// PlayClipWith is PlayClip with a hook called (from the playing goroutine)
+// before each packet is published: benchmarks log send times with it.
+func PlayClipWith(ctx context.Context, src *media.Source, onSend func(clip.Kind, *rtp.Packet)) error {
 	c, err := clip.Default()
 	if err != nil {
 		return err
 	}
-	src.Expect(webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio)
-	video, err := src.Publish(webrtc.RTPCodecTypeVideo,
-		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: clip.VideoClockRate}, clip.DefaultVideoPT)
+	video, audio, err := PublishVP8Opus(src, clip.DefaultVideoPT, clip.DefaultAudioPT)
 	if err != nil {
 		return err
 	}
-	audio, err := src.Publish(webrtc.RTPCodecTypeAudio,
-		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: clip.AudioClockRate, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1"}, clip.DefaultAudioPT)
-	if err != nil {
-		return err
-	}
-	return c.Play(ctx, clip.SinkFunc(func(k clip.Kind, p *rtp.Packet) error {
+	err = c.Play(ctx, clip.SinkFunc(func(k clip.Kind, p *rtp.Packet) error {
+		if onSend != nil {
+			onSend(k, p)
+		}
 		if k == clip.KindVideo {
 			return video.WriteRTP(p)
 		}
 		return audio.WriteRTP(p)
 	}), clip.PlayOptions{})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// PublishVP8Opus declares a local VP8 + Opus stream on src (the codecs
+// Chrome sends by default) and returns its two inputs.
+func PublishVP8Opus(src *media.Source, videoPT, audioPT uint8) (video, audio *media.Publisher, err error) {
+	src.Expect(webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio)
+	video, err = src.Publish(webrtc.RTPCodecTypeVideo,
+		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: clip.VideoClockRate}, videoPT)
+	if err != nil {
+		return nil, nil, err
+	}
+	audio, err = src.Publish(webrtc.RTPCodecTypeAudio,
+		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: clip.AudioClockRate, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1"}, audioPT)
+	if err != nil {
+		return nil, nil, err
+	}
+	return video, audio, nil
 }

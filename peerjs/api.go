@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -50,7 +51,10 @@ func NewAPI(o APIOptions) (*webrtc.API, error) {
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("peerjs: register codecs: %w", err)
 	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me)), nil
+	// Data channels need no RTP interceptors; without an explicit registry
+	// pion would install its media defaults.
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
 }
 
 // NewSettingEngine is the pion setting engine every connection of ours

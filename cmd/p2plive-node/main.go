@@ -15,8 +15,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := newRootCmd()
+	cmd, stopProfile := newRootCmd()
 	err := cmd.ExecuteContext(ctx)
+	stopProfile()
 	if err == nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -33,9 +34,13 @@ type commonFlags struct {
 	logLevel   string
 	logFormat  string
 	maxMessage int
+	cpuProfile string
+	profile    *os.File // the running --cpuprofile
 }
 
-func newRootCmd() *cobra.Command {
+// newRootCmd builds the command tree; call the returned func when the
+// command has ended (it writes the --cpuprofile).
+func newRootCmd() (*cobra.Command, func()) {
 	var cf commonFlags
 	root := &cobra.Command{
 		Use:   "p2plive-node",
@@ -55,11 +60,48 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 	pf.StringVar(&cf.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
 	pf.IntVar(&cf.maxMessage, "max-message-size", node.DefaultMaxMessageSize, "largest message accepted from a peer, in bytes")
 
+	// --cpuprofile is for profiling the relay (bench --relay-cpuprofile);
+	// hidden, as it is no use in service.
+	pf.StringVar(&cf.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the command ends")
+	_ = pf.MarkHidden("cpuprofile")
+
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		return applyEnv(cmd.Flags())
+		if err := applyEnv(cmd.Flags()); err != nil {
+			return err
+		}
+		return cf.startProfile()
 	}
-	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newHostCmd(&cf), newVersionCmd())
-	return root
+	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newHostCmd(&cf), newBenchCmd(&cf), newVersionCmd())
+	return root, cf.stopProfile
+}
+
+// startProfile starts the CPU profile of --cpuprofile, if set.
+func (cf *commonFlags) startProfile() error {
+	if cf.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(cf.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	cf.profile = f
+	return nil
+}
+
+// stopProfile ends and writes the CPU profile, if one runs.
+func (cf *commonFlags) stopProfile() {
+	if cf.profile == nil {
+		return
+	}
+	pprof.StopCPUProfile()
+	if err := cf.profile.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "p2plive-node: --cpuprofile: %v\n", err)
+	}
+	cf.profile = nil
 }
 
 // applyEnv fills every flag not given on the command line from P2PLIVE_<FLAG>.
@@ -212,11 +254,12 @@ func newLogger(level, format string) (*zap.Logger, error) {
 
 func newJoinCmd(cf *commonFlags) *cobra.Command {
 	var (
-		parent   string
-		asRoot   bool
-		rc       node.RelayConfig
-		greeting string
-		rf       rootFlags
+		parent       string
+		asRoot       bool
+		rc           node.RelayConfig
+		greeting     string
+		rf           rootFlags
+		drainTimeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "join --parent <id>",
@@ -260,7 +303,11 @@ subtree up, floods chat once in each direction, and passes room maps down.
 			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
 			cfg.Parent = parent
 			cfg.Relay = rc
-			return node.RunJoin(cmd.Context(), cfg)
+			cfg.DrainTimeout = drainTimeout
+			ctx, drain, stop := drainSignals()
+			defer stop()
+			cfg.Drain = drain
+			return node.RunJoin(ctx, cfg)
 		},
 	}
 	f := cmd.Flags()
@@ -272,6 +319,8 @@ subtree up, floods chat once in each direction, and passes room maps down.
 	f.IntVar(&rc.RateBurst, "rate-burst", 500, "messages a child may send at once above --rate-limit")
 	f.StringVar(&greeting, "greeting", "ab", `how the greeting marks the room map provisional: "ab" (members = -1, read as a map by every page generation) or "c" (mark = -1, as generation C relays do)`)
 	f.BoolVar(&asRoot, "root", false, "stand as the index root instead (same as the root command)")
+	f.DurationVar(&drainTimeout, "drain-timeout", node.DefaultDrainTimeout, "on SIGTERM/SIGINT, how long to wait for children to move before exiting (a second signal exits at once)")
+	f.DurationVar(&rc.MediaTimeout, "media-timeout", node.DefaultMediaTimeout, "upstream media silent this long (while its call is up) means a lost parent; 0 disables")
 	rf.register(f, false)
 	return cmd
 }

@@ -1,258 +1,66 @@
 package testrig
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
+	"github.com/p2plive/p2plive-node/internal/rig"
 )
 
-// chromedpDisabledFeatures is what chromedp's DefaultExecAllocatorOptions
-// (v0.23.0) put into --disable-features. We build the flag list ourselves,
-// and Chromium keeps only the last --disable-features, so we merge them into
-// one flag.
-const chromedpDisabledFeatures = "Translate,BlinkGenPropertyTrees"
+// BrowserSwitches are the switches Chromium gets (rig.BrowserSwitches).
+var BrowserSwitches = rig.BrowserSwitches
 
-// DisableFeatures is the value of the one --disable-features flag. Without
-// WebRtcHideLocalIpsWithMdns, ICE host candidates carry the real address
-// (127.0.0.1) instead of a .local name that nothing resolves in the netns.
-const DisableFeatures = "WebRtcHideLocalIpsWithMdns," + chromedpDisabledFeatures
+// DisableFeatures is the value of Chromium's one --disable-features flag.
+const DisableFeatures = rig.DisableFeatures
 
-// BrowserSwitches are the switches Chromium gets, besides the ones chromedp
-// adds itself (--remote-debugging-pipe, a fresh temporary --user-data-dir,
-// and the first URL about:blank).
-var BrowserSwitches = []string{
-	"--headless",
-	"--no-sandbox",
-	"--use-fake-device-for-media-stream",
-	"--use-fake-ui-for-media-stream",
-	"--disable-gpu",
-	"--disable-background-networking",
-	"--no-first-run",
-	"--allow-loopback-in-peer-connection",
-	"--autoplay-policy=no-user-gesture-required",
-	"--disable-component-update",
-	"--disable-sync",
-	"--disable-quic",
-	"--disable-features=" + DisableFeatures,
-}
+// DefaultEvalTimeout bounds one Page.Eval unless Page.Timeout says else.
+const DefaultEvalTimeout = rig.DefaultEvalTimeout
 
-const (
-	browserStartTimeout = 30 * time.Second
-	pageOpenTimeout     = 20 * time.Second
-	// DefaultEvalTimeout bounds one Page.Eval unless Page.Timeout says else.
-	DefaultEvalTimeout = 20 * time.Second
-)
-
-// Browser is a headless Chromium started for one test.
+// Browser is a headless Chromium started for one test (rig.Browser).
 type Browser struct {
-	ctx      context.Context // the browser's first tab; parent of pages
-	cancel   context.CancelFunc
-	output   *syncBuffer
-	execPath string
+	*rig.Browser
 }
 
-// StartBrowser starts headless Chromium (see chromiumPath: /usr/bin/chromium
-// or $CHROMIUM) with exactly BrowserSwitches and a fresh temporary profile,
-// and checks the switches on the running process. t.Cleanup kills it.
+// StartBrowser starts headless Chromium (see rig.ChromiumPath:
+// /usr/bin/chromium or $CHROMIUM) with exactly BrowserSwitches and a fresh
+// temporary profile, and checks the switches on the running process.
+// t.Cleanup kills it.
 func StartBrowser(t testing.TB) *Browser {
 	t.Helper()
-	full, err := chromiumPath()
-	Require(t, "chromium", err)
-
-	b := &Browser{output: newSyncBuffer(1 << 20), execPath: full}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(full),
-		chromedp.CombinedOutput(b.output),
-	}
-	for _, sw := range BrowserSwitches {
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(sw, "--"), "=")
-		if hasValue {
-			opts = append(opts, chromedp.Flag(name, value))
-		} else {
-			opts = append(opts, chromedp.Flag(name, true))
-		}
-	}
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx,
-		chromedp.WithErrorf(func(f string, a ...any) { fmt.Fprintf(b.output, "chromedp error: "+f+"\n", a...) }),
-	)
-	b.ctx = ctx
-	b.cancel = func() {
-		cancel()
-		allocCancel()
-	}
+	b, err := rig.StartBrowser()
+	check(t, err)
 	t.Cleanup(func() {
-		done := make(chan struct{})
-		go func() {
-			b.cancel() // kills the process and waits for it
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("testrig: Chromium did not stop within 15 s")
+		if err := b.Close(); err != nil {
+			t.Errorf("testrig: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("testrig: Chromium output:\n%s", b.output.String())
+			t.Logf("testrig: Chromium output:\n%s", b.Output())
 		}
 	})
-
-	// The first Run starts the browser; its context must have no deadline,
-	// so bound it from the outside.
-	if err := runBounded(browserStartTimeout, b.cancel, func() error { return chromedp.Do(ctx) }); err != nil {
-		t.Fatalf("testrig: Chromium (%s) did not start: %v\noutput:\n%s", full, err, b.output.String())
-	}
-
-	// Chromium keeps only the last --disable-features: make sure there is
-	// exactly one and that it has WebRtcHideLocalIpsWithMdns.
-	args, err := b.CommandLine()
-	if err != nil {
-		t.Fatalf("testrig: reading Chromium's command line: %v", err)
-	}
-	var df []string
-	for _, a := range args {
-		if strings.HasPrefix(a, "--disable-features=") {
-			df = append(df, a)
-		}
-	}
-	if len(df) != 1 || !strings.Contains(df[0], "WebRtcHideLocalIpsWithMdns") {
-		t.Fatalf("testrig: Chromium must get exactly one --disable-features with WebRtcHideLocalIpsWithMdns, got %q in %q", df, args)
-	}
-	for _, sw := range BrowserSwitches {
-		if !slices.Contains(args, sw) {
-			t.Fatalf("testrig: switch %s is missing from Chromium's command line %q", sw, args)
-		}
-	}
-	return b
+	return &Browser{b}
 }
 
-// chromiumPath returns the Chromium to run: $CHROMIUM if set, else
-// /usr/bin/chromium (or chromium on PATH). Debian's /usr/bin/chromium is a
-// shell launcher that sources /etc/chromium.d and adds its own switches
-// (--enable-gpu-rasterization, --enable-remote-extensions, --load-extension=,
-// ...); to run with exactly BrowserSwitches we start the binary it execs,
-// /usr/lib/chromium/chromium.
-func chromiumPath() (string, error) {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return exec.LookPath(p)
-	}
-	p, err := exec.LookPath("/usr/bin/chromium")
-	if err != nil {
-		if p, err = exec.LookPath("chromium"); err != nil {
-			return "", err
-		}
-	}
-	if isShellScript(p) {
-		const real = "/usr/lib/chromium/chromium"
-		if st, err := os.Stat(real); err == nil && st.Mode()&0o111 != 0 {
-			return real, nil
-		}
-	}
-	return p, nil
-}
-
-func isShellScript(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 2)
-	n, _ := f.Read(head)
-	return n == 2 && string(head) == "#!"
-}
-
-// CommandLine returns the command line of the running browser process, as
-// the kernel has it (/proc/PID/cmdline). With the Debian launcher
-// /usr/bin/chromium this includes the switches it adds from
-// /etc/chromium.d.
-func (b *Browser) CommandLine() ([]string, error) {
-	c := chromedp.FromContext(b.ctx)
-	if c == nil || c.Browser == nil || c.Browser.Process() == nil {
-		return nil, errors.New("browser not running")
-	}
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(c.Browser.Process().Pid) + "/cmdline")
-	if err != nil {
-		return nil, err
-	}
-	return strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00"), nil
-}
-
-// Output returns what Chromium printed so far.
-func (b *Browser) Output() string { return b.output.String() }
-
-// Page is one browser tab.
+// Page is one browser tab (rig.Page) owned by a test.
 type Page struct {
-	// Timeout bounds each Eval; zero means DefaultEvalTimeout.
-	Timeout time.Duration
-
-	ctx     context.Context
-	cancel  context.CancelFunc
-	console *syncBuffer
-	once    sync.Once
+	*rig.Page
 }
 
 // NewPage opens url in a new tab and waits until it has loaded (at most
-// 20 s). The tab's console messages and uncaught exceptions are kept and
-// printed with t.Log when the test fails. t.Cleanup closes the tab.
+// 20 s). The tab's console messages and uncaught exceptions are printed with
+// t.Log when the test fails. t.Cleanup closes the tab.
 func (b *Browser) NewPage(t testing.TB, url string) *Page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(b.ctx)
-	p := &Page{ctx: ctx, cancel: cancel, console: newSyncBuffer(1 << 20)}
+	p, err := b.Browser.NewPage(url)
+	if err != nil {
+		t.Fatalf("testrig: %v", err)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("testrig: console of %s:\n%s", url, p.Console())
 		}
 		p.Close()
 	})
-	err := runBounded(pageOpenTimeout, p.Close, func() error {
-		// The first Run on a tab binds the tab to its context: no deadline
-		// here either. Console attaches the tab and subscribes before the
-		// page loads, so no message is lost.
-		msgs := chromedp.Console(ctx)
-		go func() {
-			for m, err := range msgs {
-				if err != nil {
-					return
-				}
-				p.addConsole(m)
-			}
-		}()
-		return chromedp.Do(ctx, chromedp.Navigate(url))
-	})
-	if err != nil {
-		t.Fatalf("testrig: opening %s: %v\nconsole:\n%s", url, err, p.Console())
-	}
-	return p
+	return &Page{p}
 }
-
-func (p *Page) addConsole(m chromedp.ConsoleMessage) {
-	text := m.String()
-	if m.Exception != nil {
-		text = "exception: " + exceptionText(m.Exception)
-	}
-	where := ""
-	if m.URL != "" {
-		where = fmt.Sprintf(" (%s:%d)", m.URL, m.Line+1)
-	}
-	fmt.Fprintf(p.console, "%s %s%s\n", m.Time.Format("15:04:05.000"), text, where)
-}
-
-// Console returns the console messages of the page so far.
-func (p *Page) Console() string { return p.console.String() }
 
 // Eval evaluates the JavaScript expression js in the page, awaits it if it is
 // a promise, and decodes its JSON value into out (out may be nil). On error
@@ -260,96 +68,6 @@ func (p *Page) Console() string { return p.console.String() }
 func (p *Page) Eval(t testing.TB, js string, out any) {
 	t.Helper()
 	if err := p.EvalErr(js, out); err != nil {
-		t.Fatalf("testrig: eval %s: %v\nconsole:\n%s", shorten(js, 300), err, p.Console())
+		t.Fatalf("testrig: eval %s: %v\nconsole:\n%s", rig.Shorten(js, 300), err, p.Console())
 	}
-}
-
-// EvalErr is Eval returning the error instead of failing the test: a thrown
-// exception or a rejected promise, a timeout, or a JSON mismatch with out.
-func (p *Page) EvalErr(js string, out any) error {
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = DefaultEvalTimeout
-	}
-	ctx, cancel := context.WithTimeout(p.ctx, timeout)
-	defer cancel()
-	obj, err := chromedp.Run(ctx, chromedp.Evaluate[*runtime.RemoteObject](js, chromedp.EvalAwaitPromise, chromedp.EvalAsValue))
-	if err != nil {
-		var ee *chromedp.ExceptionError
-		if errors.As(err, &ee) {
-			return errors.New(exceptionText(ee.ExceptionDetails))
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("no result within %v: %w", timeout, err)
-		}
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	raw := []byte(obj.Value)
-	if len(bytes.TrimSpace(raw)) == 0 { // undefined
-		raw = []byte("null")
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decoding result %s: %w", shorten(string(raw), 300), err)
-	}
-	return nil
-}
-
-// Close closes the tab. It is safe to call twice.
-func (p *Page) Close() {
-	p.once.Do(func() {
-		done := make(chan struct{})
-		go func() {
-			p.cancel()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-		}
-	})
-}
-
-// exceptionText describes a JavaScript exception: the thrown value's
-// description (name, message and stack for an Error) or its value.
-func exceptionText(d *runtime.ExceptionDetails) string {
-	if d == nil {
-		return ""
-	}
-	if e := d.Exception; e != nil {
-		if e.Description != "" {
-			return e.Description
-		}
-		if len(e.Value) > 0 {
-			return d.Text + " " + string(e.Value)
-		}
-	}
-	return fmt.Sprintf("%s (line %d, column %d)", d.Text, d.LineNumber+1, d.ColumnNumber+1)
-}
-
-// runBounded runs f and waits at most d for it; on timeout it calls abort
-// (which must make f return) and reports the timeout.
-func runBounded(d time.Duration, abort func(), f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(d):
-		abort()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-		return fmt.Errorf("timed out after %v", d)
-	}
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
+
+	"github.com/p2plive/p2plive-node/internal/rig"
 )
 
 // Require stops the test when a component it needs is missing (err != nil).
@@ -24,60 +24,36 @@ func Require(t testing.TB, what string, err error) {
 	t.Skipf("testrig: %s is missing, skipping (run scripts/test to install it): %v", what, err)
 }
 
+// check stops the test on a start error from package rig: Require for a
+// missing component, Fatalf for anything else.
+func check(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var me *rig.MissingError
+	if errors.As(err, &me) {
+		Require(t, me.What, me.Err)
+		return
+	}
+	t.Fatalf("testrig: %v", err)
+}
+
 // InNetns reports whether the tests run inside the private network
 // namespace that scripts/test creates (P2PLIVE_TEST_NETNS=1).
 func InNetns() bool {
 	return os.Getenv("P2PLIVE_TEST_NETNS") == "1"
 }
 
-var (
-	rootOnce sync.Once
-	rootDir  string
-	rootErr  error
-)
-
-// findRepoRoot walks up from the working directory to the directory that
-// holds go.mod.
-func findRepoRoot() (string, error) {
-	rootOnce.Do(func() {
-		dir, err := os.Getwd()
-		if err != nil {
-			rootErr = err
-			return
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				rootDir = dir
-				return
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				rootErr = errors.New("no go.mod in the working directory or above")
-				return
-			}
-			dir = parent
-		}
-	})
-	return rootDir, rootErr
-}
-
 // RepoRoot returns the directory of go.mod above the test's working
 // directory. It fails the test when there is none.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := findRepoRoot()
+	dir, err := rig.RepoRoot()
 	if err != nil {
 		t.Fatalf("testrig: %v", err)
 	}
 	return dir
-}
-
-// requireFile stops the test (see Require) when path does not exist.
-func requireFile(t testing.TB, what, path string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		Require(t, what, fmt.Errorf("%s: %w (run npm ci, or scripts/test)", path, err))
-	}
 }
 
 // JSON returns v as a JSON literal, to put Go values into JavaScript
@@ -88,44 +64,4 @@ func JSON(v any) string {
 		panic(fmt.Sprintf("testrig.JSON: %v", err))
 	}
 	return string(b)
-}
-
-// syncBuffer is a bytes buffer safe for concurrent writers, bounded so that
-// a chatty process cannot eat the memory: it keeps the first half and the
-// last half of max bytes.
-type syncBuffer struct {
-	mu      sync.Mutex
-	head    []byte
-	tail    []byte
-	dropped int
-	max     int
-}
-
-func newSyncBuffer(max int) *syncBuffer { return &syncBuffer{max: max} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := len(p)
-	half := b.max / 2
-	if room := half - len(b.head); room > 0 {
-		k := min(room, len(p))
-		b.head = append(b.head, p[:k]...)
-		p = p[k:]
-	}
-	b.tail = append(b.tail, p...)
-	if over := len(b.tail) - half; over > 0 {
-		b.dropped += over
-		b.tail = append(b.tail[:0], b.tail[over:]...)
-	}
-	return n, nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dropped == 0 {
-		return string(b.head) + string(b.tail)
-	}
-	return fmt.Sprintf("%s\n[... %d bytes dropped ...]\n%s", b.head, b.dropped, b.tail)
 }

@@ -26,7 +26,8 @@
 //             from the parent ("new stream", C) makes it ask its parent and
 //             tell its children; [4, 0] ("not live") is passed to waiting
 //             children.
-// Stats: P.video() (incoming), P.sentVideo() (outgoing), P.waitVideo().
+// Stats: P.video() (incoming), P.sentVideo() (outgoing), P.waitVideo(),
+// P.relayDelay() (Chrome's cumulative delays on a relaying page).
 //
 // Values crossing CDP are "tagged values" as in peer.js: plain JSON plus
 // {"$bin": base64}, {"$undef": true} and, for received strings longer than
@@ -679,6 +680,34 @@
 		},
 		video: () => videoStats(),
 		sentVideo: () => sentStats(),
+		// relayDelay (audience relaying its stream): Chrome's own cumulative
+		// delays, read twice by the benchmark (internal/bench) to estimate
+		// what a browser relay adds per hop: inbound video, first packet of
+		// a frame -> decoded (totalProcessingDelay, with the jitter buffer);
+		// outbound video of every child call, encoder and pacer.
+		async relayDelay() {
+			const r = { processing: 0, decoded: 0, encode: 0, encoded: 0, sendDelay: 0, sent: 0 };
+			const n = (x) => (typeof x === "number" ? x : 0);
+			if (inPC && inPC.signalingState !== "closed") {
+				(await inPC.getStats()).forEach((s) => {
+					if (s.type !== "inbound-rtp" || s.kind !== "video") return;
+					r.processing += n(s.totalProcessingDelay);
+					r.decoded += n(s.framesDecoded);
+				});
+			}
+			for (const call of outCalls.values()) {
+				const pc = call.peerConnection;
+				if (!pc || pc.signalingState === "closed") continue;
+				(await pc.getStats()).forEach((s) => {
+					if (s.type !== "outbound-rtp" || s.kind !== "video") return;
+					r.encode += n(s.totalEncodeTime);
+					r.encoded += n(s.framesEncoded);
+					r.sendDelay += n(s.totalPacketSendDelay);
+					r.sent += n(s.packetsSent);
+				});
+			}
+			return r;
+		},
 		media: () => ({
 			hasLocal: !!localStream,
 			hasStream: !!inStream,

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/p2plive/p2plive-node/internal/bench"
+	"github.com/p2plive/p2plive-node/internal/rig"
+)
+
+func newBenchCmd(cf *commonFlags) *cobra.Command {
+	var (
+		cfg      bench.Config
+		relayBin string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the relay against a browser relay and print one table (run it with scripts/bench)",
+		Long: `bench measures what a relay costs per child, on this machine, over loopback:
+a Go source → relay → N Go children, with the relay (p2plive-node join, or
+headless Chromium relaying as the P2P-Live-web pages do) in a process of its
+own. It prints one table: relay CPU per forwarded packet and in total, memory
+per child, loss, one-hop latency, a late child's first frame, and children per
+CPU-second of the Go relay against the browser's.
+
+It starts its own PeerServer (npm "peer" from node_modules) and serves
+testdata/web, so run it from the repository; scripts/bench builds it and runs
+it in a loopback-only network namespace. --server, --key and --ice are not
+used; the relay logs at warn. --log-level, if given, is the level of the
+benchmark's own nodes (default error).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if relayBin == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+				relayBin = exe
+			}
+			cfg.RelayCommand = []string{relayBin}
+			cfg.Progress = cmd.ErrOrStderr()
+			level := "error"
+			if cmd.Flags().Changed("log-level") {
+				level = cf.logLevel
+			}
+			log, err := newLogger(level, "console")
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Logger = log
+			if cfg.CPUProfileDir != "" {
+				if err := os.MkdirAll(cfg.CPUProfileDir, 0o755); err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+			}
+			rep, err := bench.Run(cmd.Context(), cfg)
+			var me *rig.MissingError
+			if errors.As(err, &me) {
+				return fmt.Errorf("%w (run scripts/bench, which installs it)", err)
+			}
+			if rep != nil && len(rep.Rows) > 0 {
+				if werr := rep.WriteTable(cmd.OutOrStdout(), "p2plive-node "+strings.Join(os.Args[1:], " ")); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Parts, "parts", bench.AllParts, "parts to run: direct (children on the source), synthetic (Go relay, --n), clip and browser (Go and Chromium relay on the real clip, --browser-n)")
+	f.IntSliceVar(&cfg.N, "n", []int{1, 10, 50, 100, 200}, "children of the Go relay on the synthetic stream")
+	f.IntSliceVar(&cfg.BrowserN, "browser-n", []int{1, 2, 4, 8}, "children of each relay on the real clip")
+	f.DurationVar(&cfg.Window, "window", 10*time.Second, "measurement window of each row")
+	f.DurationVar(&cfg.Settle, "settle", 2*time.Second, "pause after the children joined, before the window")
+	f.IntVar(&cfg.JoinParallel, "join-parallel", 8, "children joining at once")
+	f.IntVar(&cfg.VideoBitrate, "video-bitrate", 2_500_000, "video bit/s of the synthetic stream")
+	f.BoolVar(&cfg.Burst, "burst", false, "send each frame of the synthetic stream in one burst (default: paced at 2.5x the bitrate, as Chrome does)")
+	f.StringVar(&cfg.CPUProfileDir, "relay-cpuprofile", "", "directory for a CPU profile of each Go relay (relay-<source>-<N>.prof)")
+	f.StringVar(&relayBin, "relay-bin", "", "p2plive-node binary to run as the Go relay (default: this one)")
+	return cmd
+}
