@@ -9,8 +9,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/p2plive/p2plive-node/media"
-	"github.com/p2plive/p2plive-node/node"
 	"github.com/p2plive/p2plive-node/media/clip"
+	"github.com/p2plive/p2plive-node/node"
 )
 
 // Track indexes: video and audio.
