@@ -72,7 +72,8 @@ benchmark's own nodes (default error).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&cfg.Parts, "parts", bench.AllParts, "parts to run: direct (children on the source), synthetic (Go relay, --n), clip and browser (Go and Chromium relay on the real clip, --browser-n)")
+	f.StringSliceVar(&cfg.Parts, "parts", bench.AllParts, "parts to run: direct (children on the source), synthetic (Go relay, --n), clip and browser (Go and Chromium relay on the real clip, --browser-n), heal (gap at a grandchild when its grandparent relay crashes or leaves, --heal-runs)")
+	f.IntVar(&cfg.HealRuns, "heal-runs", 5, "runs of each heal case (the median is printed)")
 	f.IntSliceVar(&cfg.N, "n", []int{1, 10, 50, 100, 200}, "children of the Go relay on the synthetic stream")
 	f.IntSliceVar(&cfg.BrowserN, "browser-n", []int{1, 2, 4, 8}, "children of each relay on the real clip")
 	f.DurationVar(&cfg.Window, "window", 10*time.Second, "measurement window of each row")

@@ -31,7 +31,7 @@ const (
 )
 
 // AllParts is the default: every part.
-var AllParts = []string{PartDirect, PartSynthetic, PartClip, PartBrowser}
+var AllParts = []string{PartDirect, PartSynthetic, PartClip, PartBrowser, PartHeal}
 
 // Config is one benchmark run. The zero value of each field means its
 // default.
@@ -63,6 +63,8 @@ type Config struct {
 	// CPUProfileDir, if set, makes each Go relay write a CPU profile there
 	// (relay-<source>-<N>.prof).
 	CPUProfileDir string
+	// HealRuns is how many times each heal case runs (default 5).
+	HealRuns int
 	// Progress receives one line per step; nil means none.
 	Progress io.Writer
 	// Logger is for the benchmark's own nodes (host, viewers); nil means
@@ -81,6 +83,12 @@ func (c *Config) defaults() error {
 	}
 	if len(c.N) == 0 {
 		c.N = []int{1, 10, 50, 100, 200}
+	}
+	if c.HealRuns <= 0 {
+		c.HealRuns = 5
+	}
+	if c.HealRuns > 50 {
+		return fmt.Errorf("bench: --heal-runs %d: at most 50", c.HealRuns)
 	}
 	if len(c.BrowserN) == 0 {
 		c.BrowserN = []int{1, 2, 4, 8}
@@ -147,6 +155,7 @@ type Report struct {
 	Chromium string // version, if the browser part ran
 	Config   Config
 	Rows     []Row
+	Heal     []HealRow
 }
 
 // Row is one measurement: a relay, a source, N children.
@@ -266,6 +275,9 @@ func (b *bench) run(ctx context.Context) error {
 		b.rep.Rows = append(b.rep.Rows, row)
 	}
 	b.rep.ratios()
+	if b.cfg.has(PartHeal) {
+		b.runHeal(ctx)
+	}
 	return ctx.Err()
 }
 

@@ -84,6 +84,22 @@ func (r *Report) WriteTable(w io.Writer, command string) error {
 		fmt.Fprintf(&b, "\nCPU per extra child on the clip (least-squares slope of relay CPU %% over N): Go %.2f %%, browser %.1f %%: %.0f× as many children per CPU-second at the margin.\n",
 			goSlope, brSlope, brSlope/goSlope)
 	}
+	for _, h := range r.Heal {
+		if h.Err != nil {
+			fmt.Fprintf(&b, "\nheal, %s: failed after %d runs: %s", h.Mode, len(h.Gaps), firstLine(h.Err.Error()))
+			continue
+		}
+		what := map[string]string{"crash": "parent crash (SIGKILL)", "leave": "planned departure (SIGTERM)"}[h.Mode]
+		var gs []string
+		for _, g := range h.Gaps {
+			gs = append(gs, ms(g))
+		}
+		fmt.Fprintf(&b, "\nheal: media gap at a grandchild after a %s of its grandparent relay: median %s of %d runs (%s)",
+			what, ms(h.Median()), len(h.Gaps), strings.Join(gs, ", "))
+	}
+	if len(r.Heal) > 0 {
+		b.WriteString("\n")
+	}
 	b.WriteString(tableNotes)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -105,6 +121,8 @@ UDP drops: datagrams the kernel dropped at full receive buffers, relay/children 
 1st frame: 5 children joining one by one after the window, 400 ms apart (one keyframe interval): median/max of the
   time from a child's start (registration, data connection, report, call) to its first complete keyframe.
 children/CPU-s: children served per second of relay CPU; Go÷browser: ratio of that at the same N.
+heal: Go host (synthetic) -> relay A -> relay B -> Go viewer, all relays p2plive-node processes; A gets the
+  signal; the gap is the longest time between two video packets at the viewer in the 6 s after it.
 machine busy %: all cores, whole machine (source, children, relay) during the window; shown with "others" (other
   processes on the machine) and steal (hypervisor) when others >= 5 % or steal >= 1 %: such a row is unreliable.
 `
