@@ -63,7 +63,7 @@ benchmark's own nodes (default error).`,
 			if errors.As(err, &me) {
 				return fmt.Errorf("%w (run scripts/bench, which installs it)", err)
 			}
-			if rep != nil && len(rep.Rows) > 0 {
+			if rep != nil && (len(rep.Rows) > 0 || len(rep.Heal) > 0) {
 				if werr := rep.WriteTable(cmd.OutOrStdout(), "p2plive-node "+strings.Join(os.Args[1:], " ")); werr != nil && err == nil {
 					err = werr
 				}
