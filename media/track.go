@@ -63,8 +63,8 @@ type Track struct {
 }
 
 type trackCounters struct {
-	packets, bytes, malformed, foreign, keyframes       atomic.Uint64
-	keyRequests, keySuppressed, nackServed, nackMissing atomic.Uint64
+	packets, bytes, malformed, foreign, keyframes, duplicates atomic.Uint64
+	keyRequests, keySuppressed, nackServed, nackMissing       atomic.Uint64
 }
 
 // TrackStats are a track's counters.
@@ -74,6 +74,7 @@ type TrackStats struct {
 	Packets, Bytes             uint64
 	Malformed, Foreign         uint64 // unparsable; payload type not the track's codec
 	Keyframes                  uint64
+	Duplicates                 uint64 // copies of packets we had (probes, crossed repairs): not forwarded
 	KeyRequests, KeySuppressed uint64 // sent upstream; merged by the throttle
 	NACKServed, NACKMissing    uint64 // retransmissions from the cache; asked but gone
 	Children                   int
@@ -124,7 +125,7 @@ func (t *Track) Stats() TrackStats {
 	return TrackStats{
 		Kind: t.kind.String(), Codec: t.codec.MimeType,
 		Packets: t.st.packets.Load(), Bytes: t.st.bytes.Load(),
-		Malformed: t.st.malformed.Load(), Foreign: t.st.foreign.Load(), Keyframes: t.st.keyframes.Load(),
+		Malformed: t.st.malformed.Load(), Foreign: t.st.foreign.Load(), Keyframes: t.st.keyframes.Load(), Duplicates: t.st.duplicates.Load(),
 		KeyRequests: t.st.keyRequests.Load(), KeySuppressed: t.st.keySuppressed.Load(),
 		NACKServed: t.st.nackServed.Load(), NACKMissing: t.st.nackMissing.Load(),
 		Children: n,
@@ -194,13 +195,33 @@ func (t *Track) ingest(in *input, p *packet, n int, now time.Time) (stale bool) 
 	p.ts = h.ts + in.tsOff
 	p.marker = h.marker
 	p.payload = h.payload
-	p.frameStart = in.prevM || h.ts != in.prevTS
-	in.prevM, in.prevTS = h.marker, h.ts
-	p.keyStart = t.kind == webrtc.RTPCodecTypeVideo && KeyframeStart(t.c, h.payload)
+	newer := !t.have || int16(p.seq-t.newest) > 0
+	if !newer {
+		if c := t.ring[p.seq&ringMask]; c != nil && c.seq == p.seq {
+			// A copy of what we have: Chrome probes bandwidth by resending
+			// recent packets (RTX), and a NACK answer may cross the
+			// original. Our children got it; forwarding it would multiply
+			// the probe by the number of children.
+			t.st.duplicates.Add(1)
+			t.mu.Unlock()
+			p.release()
+			return false
+		}
+	}
+	// Frame boundaries are read from packets in order only: a late repair
+	// of an older frame says nothing about where the current one starts.
+	if newer {
+		p.frameStart = in.prevM || h.ts != in.prevTS
+		in.prevM, in.prevTS = h.marker, h.ts
+	} else {
+		p.frameStart = false
+	}
+	// A keyframe starts a frame: for H.264 that is the packet with the SPS
+	// (the IDR slice that follows it in the same frame is no place to start).
+	p.keyStart = t.kind == webrtc.RTPCodecTypeVideo && p.frameStart && KeyframeStart(t.c, h.payload)
 	t.st.packets.Add(1)
 	t.st.bytes.Add(uint64(len(h.payload)))
 
-	newer := !t.have || int16(p.seq-t.newest) > 0
 	if newer {
 		t.have, t.newest, t.lastTS, t.lastAt = true, p.seq, p.ts, now
 		if p.keyStart {

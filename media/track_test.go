@@ -295,3 +295,53 @@ func TestReadLoopSurvivesBadPackets(t *testing.T) {
 		t.Fatalf("stats %+v, want 2 malformed, 1 foreign, 2 forwarded", st)
 	}
 }
+
+// ingestRaw publishes one hand-made packet.
+func ingestRaw(tr *Track, in *input, seq uint16, ts uint32, marker bool, payload []byte) {
+	pk := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: in.pt, SequenceNumber: seq, Timestamp: ts, Marker: marker}, Payload: payload}
+	p := getPacket()
+	n, err := pk.MarshalTo(p.buf[:])
+	if err != nil {
+		panic(err)
+	}
+	tr.ingest(in, p, n, time.Now())
+}
+
+// TestDuplicatesAndLateRepairs: Chrome's bandwidth probes resend recent
+// packets; copies are not forwarded, and an old packet arriving late does
+// not make the packet after it look like a frame (or keyframe) start. Seen
+// with H.264: a probe of the previous frame's last packet between the SPS
+// and the IDR made children start at the IDR, without SPS/PPS.
+func TestDuplicatesAndLateRepairs(t *testing.T) {
+	h264 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}
+	tr := newTrack(webrtc.RTPCodecTypeVideo, h264, "s", DefaultKeyframeInterval, zap.NewNop())
+	defer tr.close()
+	in := &input{pt: 102, clock: 90000}
+	tr.setInput(in)
+	w := &fakeWriter{}
+	testChild(t, tr, 64, w)
+	stapSPS := []byte{0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce}
+	fuIDRStart := []byte{0x7c, 0x85, 0x88}
+	fuEnd := []byte{0x7c, 0x45, 0x00}
+	ingestRaw(tr, in, 10, 1000, false, stapSPS)
+	ingestRaw(tr, in, 11, 1000, false, fuIDRStart)
+	ingestRaw(tr, in, 12, 1000, true, fuEnd)
+	ingestRaw(tr, in, 13, 4000, false, stapSPS) // next keyframe: SPS...
+	ingestRaw(tr, in, 12, 1000, true, fuEnd)    // a probe copy of the last frame's end
+	ingestRaw(tr, in, 14, 4000, false, fuIDRStart)
+	ingestRaw(tr, in, 15, 4000, true, fuEnd)
+	waitFor(t, "6 packets", func() bool { return len(w.got()) == 6 })
+	time.Sleep(20 * time.Millisecond)
+	if got := w.got(); len(got) != 6 {
+		t.Fatalf("child got %v, want each packet once", got)
+	}
+	tr.mu.Lock()
+	key := tr.lastKey.seq
+	tr.mu.Unlock()
+	if key != 13 {
+		t.Errorf("last keyframe starts at %d, want 13 (the SPS), not the IDR after the probe", key)
+	}
+	if st := tr.Stats(); st.Duplicates != 1 || st.Keyframes != 2 {
+		t.Errorf("stats %+v, want 1 duplicate and 2 keyframes", st)
+	}
+}

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,4 +166,32 @@ func TestMediaSurvivesPeerServerRestart(t *testing.T) {
 	// A new child can join the relay (it registered again, same id).
 	late, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "late"})
 	checkDecoding(t, "late", host, late, j.ID())
+}
+
+// TestMediaCodecsChromium: the host page offers VP9, H.264 or AV1 first;
+// the relay forwards whatever Chrome sends, untouched, and the page under
+// it decodes the same codec at the host's size.
+func TestMediaCodecsChromium(t *testing.T) {
+	for _, codec := range []string{"VP9", "H264", "AV1"} {
+		t.Run(codec, func(t *testing.T) {
+			e := newBrowserEnv(t)
+			host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": codec, "stream": true, "codec": codec})
+			j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+			waitChild(t, host, j.ID())
+			aud, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
+			v := checkDecoding(t, codec, host, aud, j.ID())
+			if got := deref(v.Codec); !strings.EqualFold(got, "video/"+codec) {
+				t.Fatalf("the page decodes %s, want video/%s", got, codec)
+			}
+			st, _ := j.Stats()
+			for _, ts := range st.Media.Tracks {
+				if ts.Kind == "video" {
+					t.Logf("relay video track: %+v", ts)
+					if ts.Keyframes == 0 {
+						t.Errorf("no %s keyframe recognised", codec)
+					}
+				}
+			}
+		})
+	}
 }

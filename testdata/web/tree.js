@@ -336,6 +336,28 @@
 	function streamToSend() {
 		return role === "host" ? localStream : inStream;
 	}
+	// preferVideoCodec moves the payload types of codec ("VP9", "H264",
+	// "AV1", ...) to the front of the offer's video m-line, so that the
+	// answerer picks it (tests of codecs other than Chrome's default VP8).
+	function preferVideoCodec(sdp, codec) {
+		const lines = sdp.split("\r\n");
+		const mi = lines.findIndex((l) => l.startsWith("m=video "));
+		if (mi < 0) return sdp;
+		const want = new Set();
+		for (const l of lines) {
+			const m = /^a=rtpmap:(\d+) ([^/]+)\//.exec(l);
+			if (m && m[2].toUpperCase() === codec.toUpperCase()) want.add(m[1]);
+		}
+		if (!want.size) {
+			errors.push("preferVideoCodec: no " + codec + " in the offer");
+			return sdp;
+		}
+		const parts = lines[mi].split(" ");
+		const head = parts.slice(0, 3), pts = parts.slice(3);
+		lines[mi] = head.concat(pts.filter((p) => want.has(p)), pts.filter((p) => !want.has(p))).join(" ");
+		return lines.join("\r\n");
+	}
+	let preferCodec = null;
 	// callChild calls a child with a stream, hanging up our previous call
 	// to it first (§9 item 13).
 	function callChild(id, stream) {
@@ -344,7 +366,9 @@
 			outCalls.delete(id);
 			old.close();
 		}
-		const call = peer.call(id, stream);
+		const call = preferCodec
+			? peer.call(id, stream, { sdpTransform: (sdp) => preferVideoCodec(sdp, preferCodec) })
+			: peer.call(id, stream);
 		if (!call) {
 			errors.push("peer.call(" + id + ") returned nothing");
 			return;
@@ -634,6 +658,7 @@
 				cover: o.cover === undefined ? null : o.cover,
 				rootId: o.rootId || "",
 			};
+			preferCodec = o.codec || null;
 			if (o.stream) localStream = await getCamera(o);
 			await start("host", o);
 			rebuildMap();
