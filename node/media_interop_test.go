@@ -1,10 +1,13 @@
 package node_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 
 	"github.com/p2plive/p2plive-node/internal/testrig"
 	"github.com/p2plive/p2plive-node/node"
@@ -194,4 +197,32 @@ func TestMediaCodecsChromium(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHostClipChromium: `p2plive-node host` (a Go host playing the
+// committed clip) → Go relay → page: the page decodes the clip at its size,
+// and the host's room map lists the relay and the page.
+func TestHostClipChromium(t *testing.T) {
+	e := newBrowserEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hc := node.Config{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host"),
+		Host: node.HostConfig{Name: "go host", Title: "clip"}}
+	h, err := node.StartHost(ctx, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := startRelay(t, e.ps, h.ID(), node.RelayConfig{Name: "go relay"})
+	aud, aid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
+	v := testrig.WaitTreeVideo(t, aud, 1, 1, 15*time.Second)
+	before := v.FramesDecoded
+	time.Sleep(time.Second)
+	v = testrig.TreeVideoOf(t, aud)
+	if v.FrameWidth != 640 || v.FrameHeight != 360 || v.FramesDecoded <= before+10 || deref(v.Codec) != "video/VP8" {
+		t.Fatalf("page decodes %s, want the 640x360 VP8 clip at ~25 fps", v)
+	}
+	t.Logf("page under the Go host's relay: %s", v)
+	cond := fmt.Sprintf("Promise.resolve(P.roomMap()).then(m => m && m[7] === %s && m[2].includes(%s) && m[2].includes(%s))",
+		testrig.JSON(h.ID()), testrig.JSON(j.ID()), testrig.JSON(aid))
+	aud.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 10000)", nil)
 }
