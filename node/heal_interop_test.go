@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/p2plive/p2plive-node/internal/testrig"
 	"github.com/p2plive/p2plive-node/node"
 )
@@ -192,4 +194,45 @@ func TestHealChromium(t *testing.T) {
 	}
 }
 
-var _ = context.Background
+// TestDrainSignals: the first SIGTERM starts a planned departure that waits
+// for children (here a viewer that never moves, so until --drain-timeout);
+// a second SIGTERM exits at once.
+func TestDrainSignals(t *testing.T) {
+	ps := testrig.StartPeerServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hc := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host"),
+		Host: node.HostConfig{Title: "drain"}}
+	h, err := node.StartHost(ctx, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startRelayProcess(t, ps, h.ID(), "--drain-timeout", "30s")
+	vc := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Parent: a.id, Logger: testrig.Logger(t).Named("viewer")}
+	var v *node.Viewer
+	for i := 0; i < 50; i++ {
+		if v, err = node.StartViewer(ctx, vc, node.ViewerConfig{Name: "stubborn"}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = v
+	time.Sleep(500 * time.Millisecond)
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-a.done:
+		t.Fatalf("relay exited (%v) on the first signal with a child still attached", err)
+	case <-time.After(time.Second):
+	}
+	t0 := time.Now()
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-a.done:
+		t.Logf("second signal: exited after %v (%v)", time.Since(t0).Round(time.Millisecond), err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("relay still running 5 s after the second signal")
+	}
+}
