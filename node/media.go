@@ -40,6 +40,7 @@ type mediaNode struct {
 	// The watchdog's view of upstream packets.
 	lastPackets uint64
 	lastChange  time.Time
+	watchFired  bool
 }
 
 type kidCall struct {
@@ -241,14 +242,15 @@ func (m *mediaNode) close() {
 }
 
 // stalled reports whether upstream packets stopped for longer than limit
-// while we have an upstream call; it fires once per stall.
+// while we have an upstream call. It fires once per stall: a host that
+// stopped streaming for good costs one re-join, not one every limit.
 func (m *mediaNode) stalled(now time.Time, limit time.Duration) bool {
 	var total uint64
 	for _, t := range m.src.Tracks() {
 		total += t.Stats().Packets
 	}
 	if total != m.lastPackets || m.up == nil || total == 0 {
-		m.lastPackets, m.lastChange = total, now
+		m.lastPackets, m.lastChange, m.watchFired = total, now, false
 		return false
 	}
 	select {
@@ -257,9 +259,9 @@ func (m *mediaNode) stalled(now time.Time, limit time.Duration) bool {
 		return false
 	default:
 	}
-	if now.Sub(m.lastChange) < limit {
+	if m.watchFired || now.Sub(m.lastChange) < limit {
 		return false
 	}
-	m.lastChange = now
+	m.watchFired = true
 	return true
 }

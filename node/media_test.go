@@ -132,3 +132,67 @@ func TestRelayForwardsUnchanged(t *testing.T) {
 	st, _ := j.Stats()
 	t.Logf("viewer received %d packets, all equal to the source's; relay: %+v", len(recv), st.Media.Children)
 }
+
+// TestMediaWatchdog: the parent's call stays up but its media stops: after
+// MediaTimeout the relay gives up on that parent and re-joins.
+func TestMediaWatchdog(t *testing.T) {
+	ps := testrig.StartPeerServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stall := make(chan struct{})
+	feed := &syntheticFeed{sent: map[uint16][]byte{}, ts: map[uint16]uint32{}}
+	hc := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host"),
+		Host: node.HostConfig{Title: "stalling", Feed: func(ctx context.Context, src *media.Source) error {
+			fctx, stop := context.WithCancel(ctx)
+			go func() { <-stall; stop() }()
+			_ = feed.run(fctx, src)
+			<-ctx.Done() // the stream stops, the call stays
+			return nil
+		}}}
+	h, err := node.StartHost(ctx, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jctx, jcancel := context.WithCancel(context.Background())
+	defer jcancel()
+	j, err := node.StartJoin(jctx, node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Parent: h.ID(),
+		Relay: node.RelayConfig{Name: "relay", MediaTimeout: time.Second}, Logger: testrig.Logger(t).Named("relay")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { jcancel(); _ = j.Wait() }()
+	waitStats(t, j, "media from the host", func(st node.JoinStats) bool {
+		for _, tr := range st.Media.Tracks {
+			if tr.Packets > 50 {
+				return true
+			}
+		}
+		return false
+	})
+	if st, _ := j.Stats(); st.WatchdogFirings != 0 {
+		t.Fatalf("watchdog fired while media flowed: %+v", st)
+	}
+	t0 := time.Now()
+	close(stall)
+	waitStats(t, j, "the watchdog", func(st node.JoinStats) bool { return st.WatchdogFirings >= 1 && st.ParentLosses >= 1 })
+	t.Logf("watchdog gave up on the silent parent %v after the media stopped", time.Since(t0).Round(time.Millisecond))
+	waitStats(t, j, "a parent again", func(st node.JoinStats) bool { return st.Parent == h.ID() })
+	// Still silent: no second firing (one re-join per stall).
+	time.Sleep(2500 * time.Millisecond)
+	if st, _ := j.Stats(); st.WatchdogFirings != 1 {
+		t.Errorf("watchdog fired %d times for one stall", st.WatchdogFirings)
+	}
+}
+
+// waitStats polls j.Stats for up to 10 s.
+func waitStats(t *testing.T, j *node.Join, what string, ok func(node.JoinStats) bool) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if st, alive := j.Stats(); alive && ok(st) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st, _ := j.Stats()
+	t.Fatalf("timed out waiting for %s: %+v", what, st)
+}

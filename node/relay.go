@@ -231,6 +231,11 @@ type JoinStats struct {
 	// Conns are the counters of each data connection by peer id.
 	Conns map[string]peerjs.ConnStats
 	Media MediaStats
+	// ParentLosses counts parents lost (vanished, or given up on by the
+	// media watchdog), each followed by a re-join.
+	ParentLosses uint64
+	// WatchdogFirings counts parents given up on for silent media.
+	WatchdogFirings uint64
 }
 
 // Stats asks the owner loop for a snapshot (ok false once the node stopped).
@@ -253,7 +258,8 @@ type relayNode struct {
 	events chan event
 	stats  chan chan JoinStats
 
-	sendErrors, mediaRequests uint64
+	sendErrors, mediaRequests     uint64
+	parentLosses, watchdogFirings uint64
 
 	ctx       context.Context // the node's lifetime (set before the loop starts)
 	media     *mediaNode      // nil on the root
@@ -337,6 +343,7 @@ func (n *relayNode) handle(e event, now time.Time) {
 		}
 		delete(n.conns, id)
 		if e.lost {
+			n.parentLosses++
 			out = n.tree.ParentLost(id, n.lastAlive(now))
 		} else {
 			out = n.tree.ParentClosed(id)
@@ -484,6 +491,7 @@ func (n *relayNode) snapshot() JoinStats {
 	if n.media != nil {
 		st.Media = n.media.snapshot()
 	}
+	st.ParentLosses, st.WatchdogFirings = n.parentLosses, n.watchdogFirings
 	return st
 }
 
@@ -562,6 +570,7 @@ func (n *relayNode) watchdog(now time.Time) {
 		return
 	}
 	if n.media.stalled(now, n.mediaTimeout) {
+		n.watchdogFirings++
 		n.log.Warn("no upstream media; treating the parent as lost", zap.String("parent", n.parent.Peer()),
 			zap.Duration("silent_for", n.mediaTimeout))
 		n.parent.Close()
