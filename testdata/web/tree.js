@@ -744,13 +744,15 @@
 			notLive,
 		}),
 		// waitVideo waits until the current incoming call has decoded at
-		// least minFrames frames (and, if minCalls is given, at least that
-		// many calls arrived); resolves with P.video().
+		// least minFrames frames and its first-frame time is known (and, if
+		// minCalls is given, at least that many calls arrived); resolves
+		// with P.video().
 		async waitVideo(minFrames = 1, timeoutMs = 15000, minCalls = 1) {
 			const deadline = Date.now() + timeoutMs;
 			for (;;) {
 				const v = await videoStats();
-				if (v.calls >= minCalls && v.framesDecoded >= minFrames) return v;
+				// firstFrameMs is set by its own 10 ms poll: wait for it too.
+				if (v.calls >= minCalls && v.framesDecoded >= minFrames && v.firstFrameMs !== null) return v;
 				if (Date.now() > deadline) throw new Error("waitVideo(" + minFrames + ", calls " + minCalls + "): not within " + timeoutMs + " ms: " + JSON.stringify(v));
 				await sleep(50);
 			}
