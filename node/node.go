@@ -44,7 +44,31 @@ type Config struct {
 	// stops at once.
 	Drain        <-chan struct{}
 	DrainTimeout time.Duration
+	// MaxPendingBytes bounds the bytes held in unfinished chunked messages
+	// across all data connections of the node; 0 means
+	// DefaultMaxPendingBytes (at least 2 × MaxMessageSize).
+	MaxPendingBytes int
+	// MaxConnsPerPeer caps the data connections one remote peer id may hold
+	// open or opening at once (the pages open one, two during a swap); 0
+	// means DefaultMaxConnsPerPeer.
+	MaxConnsPerPeer int
+	// MaxConns caps all incoming data connections (open or opening); 0 means
+	// DefaultMaxConns.
+	MaxConns int
 }
+
+// Connection and buffer bounds (see Config).
+const (
+	DefaultMaxPendingBytes = 64 << 20
+	DefaultMaxConnsPerPeer = 4
+	DefaultMaxConns        = 1024
+	// MaxMaxMessageSize is the largest --max-message-size we accept: far
+	// above any page's message (a chat image as a data URL), small enough
+	// that a few messages in flight cannot exhaust memory.
+	MaxMaxMessageSize = 64 << 20
+	// MinMaxMessageSize is the smallest: a chunk frame plus room.
+	MinMaxMessageSize = 64 << 10
+)
 
 // DefaultDrainTimeout is how long a leaving node waits for its children.
 const DefaultDrainTimeout = 10 * time.Second
@@ -117,6 +141,14 @@ type RelayConfig struct {
 	// MediaTimeout: upstream media silent this long (while its call is up)
 	// is treated as a lost parent; 0 disables the watchdog.
 	MediaTimeout time.Duration
+	// MaxReportNodes and MaxReportDepth bound what a child's report may
+	// claim (nodes in its subtree, nesting); MaxReportBytes its size as
+	// packed. 0 means tree's defaults (2000, 64, 512 KiB).
+	MaxReportNodes, MaxReportDepth, MaxReportBytes int
+	// GuestTimeout: an incoming connection that has not reported (a
+	// guest: a page reading the room map, asking for a stream) is closed
+	// after this long; 0 means tree's default (30 s).
+	GuestTimeout time.Duration
 }
 
 // RootConfig tunes the index root.
@@ -127,7 +159,13 @@ type RootConfig struct {
 	Wait bool
 	// RoomTimeout drops a room whose host has been unreachable this long.
 	RoomTimeout time.Duration
+	// MaxClients caps the index's connections (hosts and index pages)
+	// per id; 0 means DefaultMaxIndexClients.
+	MaxClients int
 }
+
+// DefaultMaxIndexClients is the index root's default connection cap.
+const DefaultMaxIndexClients = 2048
 
 // DefaultRootIDs is the index id of the current pages (generations B and C,
 // since 2024-12). Generation A used "P2P-Live-Web-default-Id".

@@ -119,3 +119,6 @@ func sortByJoin(cs []*connState) {
 		return 0
 	})
 }
+
+// MarshalText names the reason (JSON map keys, logs).
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }

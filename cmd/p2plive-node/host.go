@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/p2plive/p2plive-node/node"
@@ -27,7 +29,20 @@ registered with the index root (--index) unless --unlisted.`,
 				hc.RootID = ""
 			}
 			cfg.Host = hc
-			return node.RunHost(cmd.Context(), cfg)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			h, err := node.StartHost(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			dbg, err := startDebug(cf.debugAddr, h.Stats, cfg.Logger)
+			if err != nil {
+				cancel()
+				_ = h.Wait()
+				return err
+			}
+			defer dbg.close()
+			return h.Wait()
 		},
 	}
 	f := cmd.Flags()

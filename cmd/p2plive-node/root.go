@@ -36,6 +36,7 @@ type commonFlags struct {
 	maxMessage int
 	cpuProfile string
 	profile    *os.File // the running --cpuprofile
+	debugAddr  string
 }
 
 // newRootCmd builds the command tree; call the returned func when the
@@ -59,6 +60,8 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 	pf.StringVar(&cf.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&cf.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
 	pf.IntVar(&cf.maxMessage, "max-message-size", node.DefaultMaxMessageSize, "largest message accepted from a peer, in bytes")
+
+	pf.StringVar(&cf.debugAddr, "debug-addr", "", "serve Go pprof and /debug/stats (JSON counters) on this address, e.g. 127.0.0.1:6060 (diagnostics; keep it on loopback)")
 
 	// --cpuprofile is for profiling the relay (bench --relay-cpuprofile);
 	// hidden, as it is no use in service.
@@ -307,7 +310,18 @@ subtree up, floods chat once in each direction, and passes room maps down.
 			ctx, drain, stop := drainSignals()
 			defer stop()
 			cfg.Drain = drain
-			return node.RunJoin(ctx, cfg)
+			j, err := node.StartJoin(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			dbg, err := startDebug(cf.debugAddr, j.Stats, cfg.Logger)
+			if err != nil {
+				stop()
+				_ = j.Wait()
+				return err
+			}
+			defer dbg.close()
+			return j.Wait()
 		},
 	}
 	f := cmd.Flags()
@@ -372,6 +386,11 @@ func runRoot(cmd *cobra.Command, cf *commonFlags, rf rootFlags) error {
 	defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
 	cfg.ID = ""
 	cfg.Root = node.RootConfig{IDs: rf.ids, Wait: rf.wait, RoomTimeout: rf.roomTimeout}
+	dbg, err := startDebug(cf.debugAddr, nil, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer dbg.close()
 	return node.RunRoot(cmd.Context(), cfg)
 }
 
