@@ -182,6 +182,7 @@ func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) 
 		drainTimeout: cfg.drainTimeout(),
 		mediaTimeout: cfg.Relay.MediaTimeout,
 		greetings:    map[*peerjs.DataConn]any{},
+		peer:         p,
 	}
 	j := &Join{n: n, p: p, done: make(chan struct{})}
 	go func() {
@@ -236,6 +237,14 @@ type JoinStats struct {
 	ParentLosses uint64
 	// WatchdogFirings counts parents given up on for silent media.
 	WatchdogFirings uint64
+	// ParentSilent counts parents given up on because their link and their
+	// media were silent (the fast path of ParentLosses).
+	ParentSilent uint64
+	// Stalls counts ticks of the owner loop that came late enough to mean
+	// the process was stalled (each one suspends the parent watch briefly).
+	Stalls uint64
+	// Peer counts incoming connections refused by the caps.
+	Peer peerjs.PeerStats
 }
 
 // Stats asks the owner loop for a snapshot (ok false once the node stopped).
@@ -260,7 +269,13 @@ type relayNode struct {
 
 	sendErrors, mediaRequests     uint64
 	parentLosses, watchdogFirings uint64
+	parentLostICE, stalls         uint64
 
+	// The parent watch (watchParent): the last tick, the end of the grace
+	// after a stall, since when the parent's link is down.
+	lastTick, graceUntil, parentDownSince time.Time
+
+	peer      *peerjs.Peer
 	ctx       context.Context // the node's lifetime (set before the loop starts)
 	media     *mediaNode      // nil on the root
 	streamGen uint64          // the source generation the tree was told of
@@ -311,7 +326,11 @@ func (n *relayNode) loop(ctx context.Context, p *peerjs.Peer) error {
 					return nil
 				}
 			}
+			n.watchParent(time.Now())
 			n.watchdog(now)
+			if n.media != nil {
+				n.media.tick(n.ctx, time.Now())
+			}
 		case <-p.Done():
 			if err := p.Signaling().Err(); err != nil {
 				return fmt.Errorf("peer server session ended: %w", err)
@@ -379,7 +398,7 @@ func (n *relayNode) handleMedia(e event) {
 		}
 		n.media.onCall(e.offer, parent)
 	case evCallEnded:
-		n.media.ended(e.peer, e.call)
+		n.media.ended(e.peer, e.call, n.isChild(e.peer), time.Now())
 	case evQuery:
 		e.fn()
 	case evMediaChanged:
@@ -492,7 +511,21 @@ func (n *relayNode) snapshot() JoinStats {
 		st.Media = n.media.snapshot()
 	}
 	st.ParentLosses, st.WatchdogFirings = n.parentLosses, n.watchdogFirings
+	st.ParentSilent, st.Stalls = n.parentLostICE, n.stalls
+	if n.peer != nil {
+		st.Peer = n.peer.Stats()
+	}
 	return st
+}
+
+// isChild reports whether peer is one of our children now.
+func (n *relayNode) isChild(peer string) bool {
+	for _, c := range n.tree.Children() {
+		if c.ID == peer {
+			return true
+		}
+	}
+	return false
 }
 
 // hasConn reports whether any data connection to peer is open.
@@ -577,11 +610,56 @@ func (n *relayNode) watchdog(now time.Time) {
 	}
 }
 
+// Parent loss. The upstream link reports "disconnected" after
+// peerjs.UpstreamICE.Disconnected without a packet, but it never fails by
+// itself in that time (a stall of ours must not cost a heal), so the loop
+// decides: the parent is lost when its data connection is disconnected,
+// the media it sends us (if it sends any) is silent as long, and we were
+// not stalled ourselves lately. A stall shows as a late tick: our loop did
+// not run, so neither did pion's readers, and silence we measure across it
+// is ours, not the parent's.
+const (
+	// stallSlack: a tick this much later than due means we were stalled.
+	stallSlack = 750 * time.Millisecond
+	// stallGrace: after a stall, the parent has this long to show life
+	// (packets queued in the socket are read, ICE reconnects).
+	stallGrace = 2 * time.Second
+)
+
+// watchParent runs on every tick of the owner loop. It closes a parent that
+// is lost (see above); serveParent then heals.
+func (n *relayNode) watchParent(now time.Time) {
+	last := n.lastTick
+	n.lastTick = now
+	if !last.IsZero() && now.Sub(last) > watchEvery+stallSlack {
+		n.stalls++
+		n.graceUntil = now.Add(stallGrace)
+		n.log.Warn("the node was stalled; not judging the parent until it has had time to answer",
+			zap.Duration("stall", now.Sub(last)), zap.Duration("grace", stallGrace))
+	}
+	if n.parent == nil || now.Before(n.graceUntil) || n.parent.Connected() {
+		n.parentDownSince = time.Time{}
+		return
+	}
+	if n.parentDownSince.IsZero() {
+		n.parentDownSince = now
+	}
+	if n.media != nil && n.media.upSilence(now) < peerjs.UpstreamICE.Disconnected {
+		return // media still flows: the data link is not the whole story
+	}
+	n.parentLostICE++
+	n.log.Warn("parent silent: treating it as lost", zap.String("parent", n.parent.Peer()),
+		zap.Duration("disconnected_for", now.Sub(n.parentDownSince)+peerjs.UpstreamICE.Disconnected))
+	n.parentDownSince = time.Time{}
+	n.parent.Close()
+}
+
 // lastAlive is the last sign of life of a lost parent: its last media
-// packet, but no earlier than our ICE failure timeout ago (what we sent
-// before that, while it was answering ICE, most likely arrived).
+// packet, but no earlier than the upstream's "disconnected" timeout ago
+// (what we sent before that, while it was answering ICE, most likely
+// arrived).
 func (n *relayNode) lastAlive(now time.Time) time.Time {
-	t := now.Add(-peerjs.ICEFailedTimeout)
+	t := now.Add(-peerjs.UpstreamICE.Disconnected)
 	if n.media != nil {
 		for _, tr := range n.media.src.Tracks() {
 			if at := tr.LastPacket(); at.After(t) {

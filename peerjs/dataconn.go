@@ -50,9 +50,14 @@ type DataConn struct {
 	decMu sync.Mutex // guards dec (pion delivers from one goroutine, but do not rely on it)
 	dec   serial.Codec
 
-	recv   chan any
-	opened chan struct{}
-	open   atomic.Bool
+	recv chan received
+	// queued is the wire bytes of the values in recv; pending the bytes of
+	// frames decoded since the last whole value (the pieces of a chunked
+	// message), charged to the value they complete.
+	queued  atomic.Int64
+	pending int // guarded by decMu
+	opened  chan struct{}
+	open    atomic.Bool
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -74,6 +79,12 @@ type ConnStats struct {
 	// Reordered counts chunk pieces that arrived after a higher-numbered
 	// piece of the same message (binary serialization only).
 	Reordered uint64
+}
+
+// received is a decoded value and the wire bytes it came in.
+type received struct {
+	v any
+	n int
 }
 
 // Peer is the remote peer id.
@@ -144,23 +155,28 @@ func (c *DataConn) Connected() bool {
 // already received are still returned, then the close reason.
 func (c *DataConn) Recv(ctx context.Context) (any, error) {
 	select {
-	case v := <-c.recv:
-		return v, nil
+	case r := <-c.recv:
+		return c.took(r), nil
 	default:
 	}
 	select {
-	case v := <-c.recv:
-		return v, nil
+	case r := <-c.recv:
+		return c.took(r), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.done:
 		select {
-		case v := <-c.recv:
-			return v, nil
+		case r := <-c.recv:
+			return c.took(r), nil
 		default:
 			return nil, c.err
 		}
 	}
+}
+
+func (c *DataConn) took(r received) any {
+	c.queued.Add(-int64(r.n))
+	return r.v
 }
 
 // Send encodes v in the connection's serialization and sends it (chunked for
@@ -318,6 +334,12 @@ func (c *DataConn) attach(dc *webrtc.DataChannel) {
 func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 	c.decMu.Lock()
 	v, ok, err := c.dec.Decode(serial.Frame{Data: m.Data, Text: m.IsString})
+	// Clamped: pieces of messages the codec dropped are never charged.
+	c.pending = min(c.pending+len(m.Data), c.p.cfg.RecvQueueBytes/2)
+	size := c.pending
+	if ok || err != nil {
+		c.pending = 0
+	}
 	c.decMu.Unlock()
 	if err != nil {
 		counter, logged := &c.stats.malformed, &c.loggedMalformed
@@ -336,13 +358,19 @@ func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 		go c.closeWith(fmt.Errorf("%w: remote closed politely", ErrClosed))
 		return
 	}
-	select {
-	case c.recv <- v:
-		c.stats.received.Add(1)
-	default:
-		if c.stats.dropped.Add(1) == 1 {
-			c.log.Warn("receiver lagging; dropping messages (counted from now on)")
+	// Only this goroutine adds to queued, so the check cannot be raced past.
+	if c.queued.Load()+int64(size) <= int64(c.p.cfg.RecvQueueBytes) {
+		c.queued.Add(int64(size))
+		select {
+		case c.recv <- received{v, size}:
+			c.stats.received.Add(1)
+			return
+		default:
+			c.queued.Add(-int64(size))
 		}
+	}
+	if c.stats.dropped.Add(1) == 1 {
+		c.log.Warn("receiver lagging; dropping messages (counted from now on)")
 	}
 }
 
