@@ -54,8 +54,10 @@ type DataConn struct {
 	// queued is the wire bytes of the values in recv; pending the bytes of
 	// frames decoded since the last whole value (the pieces of a chunked
 	// message), charged to the value they complete.
-	queued  atomic.Int64
-	pending int // guarded by decMu
+	qmu     sync.Mutex // guards queued and qclosed
+	queued  int64
+	qclosed bool // queued was given back to the peer's total at close
+	pending int  // guarded by decMu
 	opened  chan struct{}
 	open    atomic.Bool
 
@@ -175,8 +177,40 @@ func (c *DataConn) Recv(ctx context.Context) (any, error) {
 }
 
 func (c *DataConn) took(r received) any {
-	c.queued.Add(-int64(r.n))
+	c.qmu.Lock()
+	c.queued -= int64(r.n)
+	if !c.qclosed {
+		c.p.queued.Add(-int64(r.n))
+	}
+	c.qmu.Unlock()
 	return r.v
+}
+
+// reserve charges n queued bytes to the connection and the peer, if both
+// have room.
+func (c *DataConn) reserve(n int64) bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.qclosed || c.queued+n > int64(c.p.cfg.RecvQueueBytes) {
+		return false
+	}
+	if c.p.queued.Add(n) > int64(c.p.cfg.RecvQueueTotalBytes) {
+		c.p.queued.Add(-n)
+		return false
+	}
+	c.queued += n
+	return true
+}
+
+// unqueueAll gives the connection's queued bytes back to the peer at
+// close: values nobody will read must not hold the peer's budget.
+func (c *DataConn) unqueueAll() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if !c.qclosed {
+		c.qclosed = true
+		c.p.queued.Add(-c.queued)
+	}
 }
 
 // Send encodes v in the connection's serialization and sends it (chunked for
@@ -295,6 +329,7 @@ func (c *DataConn) closeWith(why error) {
 	c.closeOnce.Do(func() {
 		c.err = why
 		close(c.done)
+		c.unqueueAll()
 		c.route.Close()
 		c.p.forget(c)
 		c.mu.Lock()
@@ -358,15 +393,13 @@ func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 		go c.closeWith(fmt.Errorf("%w: remote closed politely", ErrClosed))
 		return
 	}
-	// Only this goroutine adds to queued, so the check cannot be raced past.
-	if c.queued.Load()+int64(size) <= int64(c.p.cfg.RecvQueueBytes) {
-		c.queued.Add(int64(size))
+	if n := int64(size); c.reserve(n) {
 		select {
 		case c.recv <- received{v, size}:
 			c.stats.received.Add(1)
 			return
 		default:
-			c.queued.Add(-int64(size))
+			c.took(received{n: size})
 		}
 	}
 	if c.stats.dropped.Add(1) == 1 {

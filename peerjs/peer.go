@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -47,6 +48,11 @@ type Config struct {
 	// 0 means twice the serialization's MaxMessageSize. A value over the
 	// bound is dropped and counted, like one over RecvQueue.
 	RecvQueueBytes int
+	// RecvQueueTotalBytes bounds the same across all connections of the
+	// peer (one slow owner loop must not let a thousand connections queue
+	// a thousand times the per-connection bound); 0 means 16 ×
+	// RecvQueueBytes, at least 64 MiB.
+	RecvQueueTotalBytes int
 	// OnCall receives media OFFERs (the media layer plugs in here). Nil: calls
 	// are logged and left unanswered, which PeerJS callers see as a call that never connects.
 	OnCall func(MediaOffer)
@@ -81,6 +87,8 @@ type Peer struct {
 
 	accepted chan *DataConn
 	accAPI   *webrtc.API
+	// queued is the wire bytes waiting in every connection's receive queue.
+	queued atomic.Int64
 
 	mu       sync.Mutex // guards conns, media, incoming and refused
 	conns    map[string]map[string]*DataConn
@@ -113,6 +121,10 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		}
 		cfg.RecvQueueBytes = 2 * m
 	}
+	if cfg.RecvQueueTotalBytes <= 0 {
+		cfg.RecvQueueTotalBytes = max(16*cfg.RecvQueueBytes, 64<<20)
+	}
+	cfg.RecvQueueTotalBytes = max(cfg.RecvQueueTotalBytes, cfg.RecvQueueBytes)
 	if cfg.ICEServers == nil {
 		cfg.ICEServers = DefaultICEServers()
 	}
