@@ -235,16 +235,22 @@ func (m *mediaNode) ended(peer string, mc *peerjs.MediaConn, stillChild bool, no
 	if !stillChild {
 		return
 	}
+	r := m.scheduleRecall(peer, now, k.start)
+	m.log.Info("child's call ended while it is still our child; calling it again", zap.String("child", peer),
+		zap.Duration("in", r.due.Sub(now)), zap.Int("attempt", r.attempts))
+}
+
+// scheduleRecall sets when a child whose call (started at start) ended now
+// is called again: recallMin, doubling per early end, at most recallMax.
+func (m *mediaNode) scheduleRecall(peer string, now, start time.Time) *recallState {
 	r := m.recall[peer]
-	if r == nil || now.Sub(k.start) >= recallHealthy {
+	if r == nil || now.Sub(start) >= recallHealthy {
 		r = &recallState{}
 		m.recall[peer] = r
 	}
-	delay := min(recallMin<<min(r.attempts, 5), recallMax)
+	r.due = now.Add(min(recallMin<<min(r.attempts, 5), recallMax))
 	r.attempts++
-	r.due = now.Add(delay)
-	m.log.Info("child's call ended while it is still our child; calling it again", zap.String("child", peer),
-		zap.Duration("in", delay), zap.Int("attempt", r.attempts))
+	return r
 }
 
 // tick places the re-calls that are due.

@@ -269,11 +269,9 @@ type relayNode struct {
 
 	sendErrors, mediaRequests     uint64
 	parentLosses, watchdogFirings uint64
-	parentLostICE, stalls         uint64
+	parentLostICE                 uint64
 
-	// The parent watch (watchParent): the last tick, the end of the grace
-	// after a stall, since when the parent's link is down.
-	lastTick, graceUntil, parentDownSince time.Time
+	pwatch parentWatch
 
 	peer      *peerjs.Peer
 	ctx       context.Context // the node's lifetime (set before the loop starts)
@@ -511,7 +509,7 @@ func (n *relayNode) snapshot() JoinStats {
 		st.Media = n.media.snapshot()
 	}
 	st.ParentLosses, st.WatchdogFirings = n.parentLosses, n.watchdogFirings
-	st.ParentSilent, st.Stalls = n.parentLostICE, n.stalls
+	st.ParentSilent, st.Stalls = n.parentLostICE, n.pwatch.stalls
 	if n.peer != nil {
 		st.Peer = n.peer.Stats()
 	}
@@ -626,32 +624,66 @@ const (
 	stallGrace = 2 * time.Second
 )
 
+// parentWatch is the decision of watchParent, apart from the I/O so that it
+// can be tested with a fake clock. Only the owner loop uses it.
+type parentWatch struct {
+	lastTick, graceUntil, downSince time.Time
+	stalls                          uint64
+}
+
+// parentVerdict is what one observation concluded.
+type parentVerdict struct {
+	stall time.Duration // > 0: this tick came late by a stall this long
+	lost  bool          // the parent is lost: close it and heal
+	down  time.Duration // how long its link has been down, when lost
+}
+
+// observe takes one tick: now, whether we have a parent, whether its data
+// link is up (ICE connected; it goes down after peerjs.UpstreamICE.Disconnected
+// without a packet), and how long its media has been silent.
+func (w *parentWatch) observe(now time.Time, hasParent, linkUp bool, mediaSilence time.Duration) parentVerdict {
+	var v parentVerdict
+	last := w.lastTick
+	w.lastTick = now
+	if !last.IsZero() && now.Sub(last) > watchEvery+stallSlack {
+		w.stalls++
+		w.graceUntil = now.Add(stallGrace)
+		v.stall = now.Sub(last)
+	}
+	if !hasParent || linkUp || now.Before(w.graceUntil) {
+		w.downSince = time.Time{}
+		return v
+	}
+	if w.downSince.IsZero() {
+		w.downSince = now
+	}
+	if mediaSilence < peerjs.UpstreamICE.Disconnected {
+		return v // media still flows: the data link is not the whole story
+	}
+	v.lost = true
+	v.down = now.Sub(w.downSince) + peerjs.UpstreamICE.Disconnected
+	w.downSince = time.Time{}
+	return v
+}
+
 // watchParent runs on every tick of the owner loop. It closes a parent that
 // is lost (see above); serveParent then heals.
 func (n *relayNode) watchParent(now time.Time) {
-	last := n.lastTick
-	n.lastTick = now
-	if !last.IsZero() && now.Sub(last) > watchEvery+stallSlack {
-		n.stalls++
-		n.graceUntil = now.Add(stallGrace)
+	silence := time.Duration(1<<63 - 1)
+	if n.media != nil {
+		silence = n.media.upSilence(now)
+	}
+	v := n.pwatch.observe(now, n.parent != nil, n.parent != nil && n.parent.Connected(), silence)
+	if v.stall > 0 {
 		n.log.Warn("the node was stalled; not judging the parent until it has had time to answer",
-			zap.Duration("stall", now.Sub(last)), zap.Duration("grace", stallGrace))
+			zap.Duration("stall", v.stall), zap.Duration("grace", stallGrace))
 	}
-	if n.parent == nil || now.Before(n.graceUntil) || n.parent.Connected() {
-		n.parentDownSince = time.Time{}
-		return
+	if v.lost {
+		n.parentLostICE++
+		n.log.Warn("parent silent: treating it as lost", zap.String("parent", n.parent.Peer()),
+			zap.Duration("silent_for", v.down))
+		n.parent.Close()
 	}
-	if n.parentDownSince.IsZero() {
-		n.parentDownSince = now
-	}
-	if n.media != nil && n.media.upSilence(now) < peerjs.UpstreamICE.Disconnected {
-		return // media still flows: the data link is not the whole story
-	}
-	n.parentLostICE++
-	n.log.Warn("parent silent: treating it as lost", zap.String("parent", n.parent.Peer()),
-		zap.Duration("disconnected_for", now.Sub(n.parentDownSince)+peerjs.UpstreamICE.Disconnected))
-	n.parentDownSince = time.Time{}
-	n.parent.Close()
 }
 
 // lastAlive is the last sign of life of a lost parent: its last media
