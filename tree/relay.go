@@ -93,7 +93,7 @@ type connState struct {
 	cost   reportCost // of report: bounds, fingerprint
 	opened time.Time  // for the guest deadline
 	bucket bucket
-	share  bucket // this child's share of the upstream reserve
+	share  bucket          // this child's share of the upstream reserve
 	logged map[Reason]bool // reasons already reported as first
 	stats  ConnStats
 }
