@@ -289,7 +289,6 @@ func TestUpstreamFairness(t *testing.T) {
 	if fs.Rejected[RejectUpstreamShare] == 0 || len(gs.Rejected) != 0 {
 		t.Fatalf("flooder %+v, sibling %+v", fs, gs)
 	}
-	// The sibling got the flooder's chats that went up, and no others.
 	t.Logf("up: %d messages; flooder: %d accepted, %d over its share", len(up), fs.Accepted, fs.Rejected[RejectUpstreamShare])
 }
 
