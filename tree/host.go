@@ -86,6 +86,10 @@ func (ChatReceived) isOutput() {}
 // the greeting is the unmodified map, the map has the conference field [11]
 // (false), "not live" is [4, 0], and a stream start is announced with
 // [4, Self] (see HostConfig.NoStreamNotice).
+//
+// The caller calls Tick about every 250 ms (paced room maps, guest
+// deadline). Methods that take no time (Closed, SetName, SetRoomInfo) act at
+// the time of the latest event they know of.
 type Host struct {
 	cfg   HostConfig
 	conns map[ConnID]*connState // incoming: guests and children

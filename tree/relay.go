@@ -108,6 +108,10 @@ type ConnStats struct {
 // children are, what we forward where, what we report up. It does no I/O:
 // every method returns the Outputs for the caller to carry out, in order.
 // It is not safe for concurrent use; one goroutine owns it.
+//
+// The caller calls Tick about every 250 ms (paced reports, guest deadline).
+// Methods that take no time (Closed, SetName) act at the time of the latest
+// event they know of (Receive, Opened, ParentOpened, Tick).
 type Relay struct {
 	cfg    RelayConfig
 	parent *connState
