@@ -152,8 +152,9 @@ type RelayConfig struct {
 	// is treated as a lost parent; 0 disables the watchdog.
 	MediaTimeout time.Duration
 	// MaxReportNodes and MaxReportDepth bound what a child's report may
-	// claim (nodes in its subtree, nesting); MaxReportBytes its size as
-	// packed. 0 means tree's defaults (2000, 64, 512 KiB).
+	// claim (nodes in its subtree, nesting); MaxReportBytes its size
+	// (tree's estimate made while walking it). 0 means tree's defaults
+	// (2000, 64, 512 KiB). The host reads these too.
 	MaxReportNodes, MaxReportDepth, MaxReportBytes int
 	// GuestTimeout: an incoming connection that has not reported (a
 	// guest: a page reading the room map, asking for a stream) is closed

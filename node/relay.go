@@ -32,6 +32,9 @@ type machine interface {
 	RoomMap() tree.RoomMap
 	// Leave: we are going away; tell the children.
 	Leave() []tree.Output
+	// Tick: paced reports and room maps go out, guests past their
+	// deadline are closed. Called every watchEvery.
+	Tick(now time.Time) []tree.Output
 }
 
 type relayMachine struct{ *tree.Relay }
@@ -125,6 +128,8 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 			return relayMachine{tree.NewRelay(tree.RelayConfig{
 				Self: self, Name: name, Greeting: cfg.Relay.Greeting, MaxChildren: cfg.Relay.MaxChildren,
 				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
+				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
+				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
 			})}
 		},
 	})
@@ -326,6 +331,7 @@ func (n *relayNode) loop(ctx context.Context, p *peerjs.Peer) error {
 			}
 			n.watchParent(time.Now())
 			n.watchdog(now)
+			n.apply(n.tree.Tick(time.Now()))
 			if n.media != nil {
 				n.media.tick(n.ctx, time.Now())
 			}
