@@ -49,9 +49,10 @@ func cli(t *testing.T) string {
 // relayProcess runs `p2plive-node join` as its own process (so that it can
 // be killed like a real one) and returns it with its peer id.
 type relayProcess struct {
-	cmd  *exec.Cmd
-	id   string
-	done chan error
+	cmd    *exec.Cmd
+	id     string
+	done   chan error    // its exit status, once
+	exited chan struct{} // closed once it has exited
 
 	mu    sync.Mutex
 	lines []string // its log so far
@@ -93,7 +94,7 @@ func startRelayProcess(t *testing.T, ps *testrig.PeerServer, parent string, extr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	rp := &relayProcess{cmd: cmd, id: id, done: make(chan error, 1)}
+	rp := &relayProcess{cmd: cmd, id: id, done: make(chan error, 1), exited: make(chan struct{})}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -109,11 +110,12 @@ func startRelayProcess(t *testing.T, ps *testrig.PeerServer, parent string, extr
 			t.Log("relay A: " + line)
 		}
 		rp.done <- cmd.Wait()
+		close(rp.exited)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		select {
-		case <-rp.done:
+		case <-rp.exited:
 		case <-time.After(waitBound):
 			t.Errorf("relay A still running %v after SIGKILL", waitBound)
 		}
