@@ -214,7 +214,13 @@ func TestHealChromium(t *testing.T) {
 				_ = a.cmd.Process.Signal(syscall.SIGTERM)
 			}
 			// Chat typed at the page during the swap (B has not noticed a
-			// crash yet) reaches the host exactly once.
+			// crash yet) reaches the host exactly once. It must be typed
+			// after A's last media packets reached B: B re-sends what it
+			// forwarded after its parent's last sign of life, and a chat
+			// forwarded before A's last in-flight packet counts as
+			// delivered. This sleep creates that condition; no event says
+			// "A's last packet is in" (KNOWN: still a wall-clock wait).
+			time.Sleep(300 * time.Millisecond)
 			text := "typed during the swap (" + mode + ")"
 			aud.Eval(t, "P.chat("+testrig.JSON(text)+")", nil)
 			// B is under the host again.
