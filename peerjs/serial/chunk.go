@@ -33,7 +33,21 @@ func maxPieces(limit int) int { return (limit-1)/ChunkMTU + 1 }
 // sender, is charged just before it completes: the floor for
 // MaxPendingBytes, so that any message within MaxMessageSize can complete.
 func wholeCharge(limit int) int {
-	return limit + maxPieces(limit)*PieceOverhead + MessageOverhead
+	pieces := maxPieces(limit)
+	if pieces > (math.MaxInt-MessageOverhead)/PieceOverhead {
+		return math.MaxInt
+	}
+	return satAdd(limit, pieces*PieceOverhead+MessageOverhead)
+}
+
+// satAdd is a + b for non-negative a and b, stopping at math.MaxInt: a
+// MaxMessageSize near math.MaxInt must not wrap the derived bounds negative
+// (which would refuse everything).
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // piece is one received piece of a chunked message.

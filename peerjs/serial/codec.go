@@ -75,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.MaxPending = DefaultMaxPending
 	}
 	if o.MaxPendingBytes <= 0 {
-		o.MaxPendingBytes = 2 * o.MaxMessageSize
+		o.MaxPendingBytes = satAdd(o.MaxMessageSize, o.MaxMessageSize)
 	}
 	if floor := wholeCharge(o.MaxMessageSize); o.MaxPendingBytes < floor {
 		o.MaxPendingBytes = floor
