@@ -339,3 +339,49 @@ func TestPendingFloor(t *testing.T) {
 		})
 	}
 }
+
+// TestChargeCoversMemory: what a codec is charged is at least the heap its
+// pending messages really hold (measured after a GC, so no timing), for
+// the shapes that cost the most overhead per data byte: empty pieces, and
+// piece counts just past a doubling of the index.
+func TestChargeCoversMemory(t *testing.T) {
+	tests := []struct {
+		name   string
+		pieces int // received of each message, out of pieces+1
+		data   int // bytes per piece
+	}{
+		{"one empty piece", 1, 0},
+		{"five empty pieces", 5, 0},
+		{"nine small pieces", 9, 3},
+		{"three 100-byte pieces", 3, 100},
+	}
+	const messages = 2000
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustNew(t, "binary", Options{MaxPending: messages, MaxPendingBytes: 1 << 30}).(*binaryCodec)
+			frames := make([]Frame, 0, messages*tt.pieces)
+			for id := range messages {
+				for n := range tt.pieces {
+					frames = append(frames, chunkFrame(t, id+1, n, tt.pieces+1, make([]byte, tt.data)))
+				}
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for _, f := range frames {
+				if _, _, err := c.Decode(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			runtime.KeepAlive(frames)
+			live := int(after.HeapAlloc) - int(before.HeapAlloc)
+			if held := c.Held(); live > held {
+				t.Fatalf("pending messages hold %d bytes of heap, charged %d", live, held)
+			} else {
+				t.Logf("heap %d bytes, charged %d (%.0f%%)", live, held, 100*float64(live)/float64(held))
+			}
+		})
+	}
+}
