@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/p2plive/p2plive-node/peerjs/binarypack"
 )
 
 func TestBudget(t *testing.T) {
@@ -381,6 +383,42 @@ func TestChargeCoversMemory(t *testing.T) {
 				t.Fatalf("pending messages hold %d bytes of heap, charged %d", live, held)
 			} else {
 				t.Logf("heap %d bytes, charged %d (%.0f%%)", live, held, 100*float64(live)/float64(held))
+			}
+		})
+	}
+}
+
+// TestChargeFor: a shared budget of exactly ChargeFor(size) lets a message
+// of that size, as the encoder cuts it, complete; one byte less refuses it.
+func TestChargeFor(t *testing.T) {
+	frames, err := mustNew(t, "binary", Options{}).Encode(strings.Repeat("c", 4*ChunkMTU))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	for _, f := range frames {
+		v, _ := binarypack.Unpack(f.Data)
+		d, _ := v.(binarypack.Map).Get("data")
+		size += len(d.([]byte))
+	}
+	tests := []struct {
+		name   string
+		budget int
+		wantOK bool
+	}{
+		{"exactly", ChargeFor(size), true},
+		{"one byte short", ChargeFor(size) - 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBudget(tt.budget)
+			c := mustNew(t, "binary", Options{MaxMessageSize: size, MaxPendingBytes: 1, Shared: b})
+			var ok bool
+			for _, f := range frames {
+				_, ok, _ = c.Decode(f)
+			}
+			if ok != tt.wantOK || b.Held() != 0 {
+				t.Fatalf("completed %v, want %v; budget holds %d", ok, tt.wantOK, b.Held())
 			}
 		})
 	}

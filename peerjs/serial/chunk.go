@@ -29,15 +29,17 @@ const (
 // more than (total-1)*ChunkMTU bytes.
 func maxPieces(limit int) int { return (limit-1)/ChunkMTU + 1 }
 
-// wholeCharge is what one complete message of limit bytes, cut by a PeerJS
-// sender, is charged just before it completes: the floor for
-// MaxPendingBytes, so that any message within MaxMessageSize can complete.
-func wholeCharge(limit int) int {
-	pieces := maxPieces(limit)
+// ChargeFor is what a message of size bytes, cut by a PeerJS sender, is
+// charged to the pending budgets just before it completes: its data plus
+// the overhead of its pieces and of the message. ChargeFor(MaxMessageSize)
+// is the floor of MaxPendingBytes, so that any message within the limit can
+// complete; a shared Budget smaller than that refuses the largest messages.
+func ChargeFor(size int) int {
+	pieces := maxPieces(max(size, 1))
 	if pieces > (math.MaxInt-MessageOverhead)/PieceOverhead {
 		return math.MaxInt
 	}
-	return satAdd(limit, pieces*PieceOverhead+MessageOverhead)
+	return satAdd(max(size, 0), pieces*PieceOverhead+MessageOverhead)
 }
 
 // satAdd is a + b for non-negative a and b, stopping at math.MaxInt: a

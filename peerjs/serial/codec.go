@@ -47,8 +47,8 @@ type Options struct {
 	// MaxPendingBytes bounds the bytes held by all half-received chunked
 	// messages of one codec: piece data plus PieceOverhead per piece and
 	// MessageOverhead per message. 0 means 2 * MaxMessageSize; any value is
-	// raised to what one whole MaxMessageSize message is charged, so that
-	// every message within the limit can complete. When a piece would
+	// raised to ChargeFor(MaxMessageSize), so that every message within the
+	// limit can complete. When a piece would
 	// exceed it, the oldest pending messages are dropped (ErrTooManyPending).
 	MaxPendingBytes int
 	// MaxPending is how many chunked messages may be reassembled at once;
@@ -58,7 +58,8 @@ type Options struct {
 	MaxPending int
 	// Shared, when not nil, is charged the same bytes as MaxPendingBytes
 	// by every codec made with these Options, so that all connections
-	// together stay under one bound. When it cannot fit a piece, that
+	// together stay under one bound; it should be at least
+	// ChargeFor(MaxMessageSize). When it cannot fit a piece, that
 	// piece's message is dropped and Decode returns ErrTooManyPending
 	// wrapped (other connections' messages are not evicted: one
 	// connection must not be able to push out another's). A codec holding
@@ -77,7 +78,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxPendingBytes <= 0 {
 		o.MaxPendingBytes = satAdd(o.MaxMessageSize, o.MaxMessageSize)
 	}
-	if floor := wholeCharge(o.MaxMessageSize); o.MaxPendingBytes < floor {
+	if floor := ChargeFor(o.MaxMessageSize); o.MaxPendingBytes < floor {
 		o.MaxPendingBytes = floor
 	}
 	return o
