@@ -96,6 +96,20 @@ func (r *seqReader) bytes(n int) []byte {
 	return out
 }
 
+// seqChunk is the program step sending piece n of total (1 to 6) with id
+// seqIDs[id] to codec c for the first time, with its data.
+func seqChunk(c, id, total, n int, data []byte) []byte {
+	return append(seqRepeat(c, id, total, n), append([]byte{byte(len(data))}, data...)...)
+}
+
+// seqRepeat is the step sending a piece again: its data is already chosen.
+func seqRepeat(c, id, total, n int) []byte {
+	return []byte{byte(c&1 | (id&7)<<1), byte(total - 1), byte(n)}
+}
+
+// seqProgram concatenates program steps.
+func seqProgram(steps ...[]byte) []byte { return bytes.Join(steps, nil) }
+
 // seqIDs are the chunk ids a program picks from: few, so messages
 // interleave and collide; 2.0 is the same id as 2, 2.5 another one.
 var seqIDs = []any{int64(1), int64(2), float64(2), float64(2.5), int64(-1), int64(math.MaxInt64), float64(1e300), int64(3)}
@@ -119,12 +133,17 @@ var seqTotals = []int64{0, -1, 1, int64(maxPieces(largeMessage)), int64(maxPiece
 func FuzzChunkSequence(f *testing.F) {
 	const maxSteps = 48
 	// Seeds: programs for in-order, reverse and interleaved delivery, a
-	// huge total, a release.
-	f.Add([]byte{0x00, 2, 0, 3, 0xb1, 0x01, 'a', 0x00, 2, 1, 1, 'b'})
-	f.Add([]byte{0x00, 3, 2, 1, 'c', 0x00, 3, 1, 1, 'b', 0x00, 3, 0, 2, 0xa3, 'a'})
-	f.Add([]byte{0x00, 2, 0, 1, 0xa2, 0x02, 2, 0, 1, 0xa1, 0x00, 2, 1, 1, 'x', 0x02, 2, 1, 1, 'y'})
-	f.Add([]byte{0x00, 0xfd, 5, 10, '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'})
-	f.Add([]byte{0x01, 4, 0, 200, 0xc0, 0x01, 4, 1, 200, 0xc1, 0xf0, 0x01, 4, 2, 1, 0})
+	// duplicate, a huge total, a release.
+	hello := packed(f, "hello") // 6 bytes: 3 pieces of 2
+	part := func(n int) []byte { return hello[2*n : 2*n+2] }
+	f.Add(seqProgram(seqChunk(0, 0, 3, 0, part(0)), seqChunk(0, 0, 3, 1, part(1)), seqChunk(0, 0, 3, 2, part(2))))
+	f.Add(seqProgram(seqChunk(1, 0, 3, 2, part(2)), seqChunk(1, 0, 3, 1, part(1)), seqChunk(1, 0, 3, 0, part(0))))
+	f.Add(seqProgram(
+		seqChunk(0, 1, 3, 0, part(0)), seqChunk(0, 3, 3, 2, part(2)), seqChunk(0, 2, 3, 1, part(1)),
+		seqChunk(0, 3, 3, 1, part(1)), seqChunk(0, 1, 3, 2, part(2)), seqChunk(0, 3, 3, 0, part(0))))
+	f.Add(seqProgram(seqChunk(1, 0, 3, 0, part(0)), seqRepeat(1, 0, 3, 0), seqChunk(1, 0, 3, 1, part(1)), seqChunk(1, 0, 3, 2, part(2))))
+	f.Add(seqProgram([]byte{0x00, 0xf8 | 5, 5, 10}, []byte("0123456789"), seqChunk(0, 0, 3, 0, part(0))))
+	f.Add(seqProgram(seqChunk(1, 0, 3, 0, part(0)), []byte{0xf1}, seqChunk(1, 0, 3, 1, part(1)), seqChunk(1, 0, 3, 2, part(2))))
 	// Each golden binary case becomes one program of whole frames, so
 	// the real chunk sequences (in order, reversed, duplicated) are seeds.
 	for _, c := range loadGolden(f) {
