@@ -119,10 +119,11 @@ var seqTotals = []int64{0, -1, 1, int64(maxPieces(largeMessage)), int64(maxPiece
 
 // FuzzChunkSequence reads its input as a program of chunk frames sent to
 // two codecs that share a budget: one with the largest limits, one with
-// small ones (so local eviction happens too), the budget small enough to
-// refuse. Each step picks a codec, an id, a total, an index and (the first
+// small ones (MaxPending 2, so eviction happens too; eviction by bytes
+// needs more data than a program carries and is left to the unit tests),
+// the budget small enough to refuse. Each step picks a codec, an id, a total, an index and (the first
 // time that piece of that message is sent) its data; a step may instead
-// release a codec or send a non-chunk frame. After every step: no panic,
+// release a codec or send a whole frame of its own. After every step: no panic,
 // classified errors, held bytes within every bound and equal between the
 // codecs and the budget; a message is reassembled only after all its pieces
 // were sent since it last completed, and is their concatenation. At the
@@ -159,7 +160,7 @@ func FuzzChunkSequence(f *testing.F) {
 		f.Add(prog)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		b := NewBudget(64 << 10)
+		b := NewBudget(4 << 10) // a few small messages: refusals happen
 		codecs := []*binaryCodec{
 			mustNew(t, "binary", Options{MaxMessageSize: largeMessage, MaxPendingBytes: largePending, Shared: b}).(*binaryCodec),
 			mustNew(t, "binary", Options{MaxMessageSize: 3 * ChunkMTU, MaxPendingBytes: 1, MaxPending: 2, Shared: b}).(*binaryCodec),
