@@ -189,8 +189,8 @@ func (d *decoder) binOf(n int) (any, error) {
 }
 
 // maxPrealloc is how many elements of a declared length are allocated
-// before they arrive (16 KiB of interface values).
-const maxPrealloc = 1024
+// before they arrive (1 KiB of interface values; at MaxDepth levels, 512 KiB).
+const maxPrealloc = 64
 
 func (d *decoder) arrayOf(n int, depth int) (any, error) {
 	if depth >= MaxDepth {
