@@ -209,3 +209,88 @@ func TestSingleChromium(t *testing.T) {
 		t.Logf("borrower: %s", v)
 	})
 }
+
+// TestSingleHealChromium: root page → middle page M → p2plive-node → leaf
+// page. M closes: the node re-joins by the single map it holds, the root if
+// it has room (fewer than 3 children, the single page's own threshold),
+// else the shallowest page with room; the leaf keeps its call and decoding,
+// and its map is the root's latest again.
+func TestSingleHealChromium(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		extras int // root children besides M, joined after it
+	}{
+		{"root has room", 0},
+		{"root full: shallowest with room", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newBrowserEnv(t)
+			root, rootID := e.singlePage(t, "Root")
+			// A small picture: up to five browsers decode and re-encode here.
+			root.Eval(t, `P.startStream({video: {width: 320, height: 240, frameRate: 15}, audio: true})`, nil)
+			mid, midID := e.singlePage(t, "Middle")
+			connectSingle(t, mid, rootID)
+			waitChild(t, root, midID)
+			var extras []*testrig.Page
+			var extraIDs []string
+			for i := range tc.extras {
+				p, id := e.singlePage(t, fmt.Sprintf("Extra %d", i+1))
+				connectSingle(t, p, rootID)
+				waitChild(t, root, id)
+				extras = append(extras, p)
+				extraIDs = append(extraIDs, id)
+			}
+			j := startRelay(t, e.ps, midID, node.RelayConfig{Name: "go relay"})
+			waitChild(t, mid, j.ID())
+			leaf, leafID := e.singlePage(t, "Leaf")
+			connectSingle(t, leaf, j.ID())
+			v := testrig.WaitTreeVideo(t, leaf, 5, 1, 20*time.Second)
+			if v.From == nil || *v.From != j.ID() {
+				t.Fatalf("the leaf's stream came from %v, not the relay", v.From)
+			}
+			members := append([]string{midID, j.ID(), leafID}, extraIDs...)
+			waitSameMap(t, root, members, map[string]*testrig.Page{"leaf": leaf})
+
+			stop := make(chan struct{})
+			type result struct {
+				gap   time.Duration
+				calls int
+			}
+			res := make(chan result, 1)
+			go func() { g, c := watchDecoding(t, leaf, stop); res <- result{g, c} }()
+			time.Sleep(500 * time.Millisecond)
+			closed := time.Now()
+			mid.Close()
+
+			// The new parent: the root, or the first of its children (in
+			// its report's order) when it is full.
+			parent, parentName := root, "the root"
+			if tc.extras > 0 {
+				parent, parentName = extras[0], "the first extra page"
+			}
+			waitChild(t, parent, j.ID())
+			moved := time.Since(closed)
+			members = append([]string{j.ID(), leafID}, extraIDs...)
+			waitSameMap(t, root, members, map[string]*testrig.Page{"leaf": leaf})
+			t.Logf("the node is under %s %v after the middle page closed; the leaf holds the root's map %v after", parentName,
+				moved.Round(time.Millisecond), time.Since(closed).Round(time.Millisecond))
+
+			// The leaf keeps decoding on the call it has.
+			before := testrig.TreeVideoOf(t, leaf).FramesDecoded
+			deadline := time.Now().Add(15 * time.Second)
+			for testrig.TreeVideoOf(t, leaf).FramesDecoded <= before+10 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the leaf stopped decoding after the move: %s", testrig.TreeVideoOf(t, leaf))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			close(stop)
+			r := <-res
+			v = testrig.TreeVideoOf(t, leaf)
+			t.Logf("leaf: longest stall %v; %s", r.gap.Round(time.Millisecond), v)
+			if v.Calls != 1 {
+				t.Errorf("the leaf received %d calls, want 1 (it must not need a new call)", v.Calls)
+			}
+		})
+	}
+}

@@ -399,8 +399,11 @@
 			c.on("error", (e) => errors.push("parent " + id + ": " + errText(e)));
 			return null;
 		},
-		async startStream() {
-			localStream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+		// startStream takes the camera and microphone as the root's stream;
+		// constraints (a test's choice, e.g. a smaller picture) default to
+		// the page's {video: true, audio: true}.
+		async startStream(constraints) {
+			localStream = await navigator.mediaDevices.getUserMedia(constraints || { video: true, audio: true });
 			show(localStream);
 			return null;
 		},
