@@ -294,3 +294,35 @@ func TestSingleHealChromium(t *testing.T) {
 		})
 	}
 }
+
+// TestSingleRefreshChromium: type 4 in a single-page tree whose root has no
+// stream: the leaf's Refresh ([4, leafId]) makes the node ask the root
+// ([4, nodeId]); the root answers "not live" ([4]) and the leaf hears it
+// from the node as [4, 0] (the page's "host is not on live" alert).
+func TestSingleRefreshChromium(t *testing.T) {
+	e := newBrowserEnv(t)
+	root, rootID := e.singlePage(t, "Root")
+	j := startRelay(t, e.ps, rootID, node.RelayConfig{Name: "go relay"})
+	waitChild(t, root, j.ID())
+	leaf, leafID := e.singlePage(t, "Leaf")
+	connectSingle(t, leaf, j.ID())
+	waitSameMap(t, root, []string{j.ID(), leafID}, map[string]*testrig.Page{"leaf": leaf})
+
+	var sent bool
+	leaf.Eval(t, "P.refresh()", &sent)
+	if !sent {
+		t.Fatal("the leaf did not ask its parent")
+	}
+	cond := func(from string, want []any) string {
+		return fmt.Sprintf("P.messages().some(m => m.from === %s && JSON.stringify(m.msg) === %s)", testrig.JSON(from), testrig.JSON(testrig.JSON(want)))
+	}
+	root.Eval(t, "P.waitFor("+testrig.JSON(cond(j.ID(), []any{4, j.ID()}))+", 15000)", nil)
+	leaf.Eval(t, "P.waitFor("+testrig.JSON(cond(j.ID(), []any{4, 0}))+", 15000)", nil)
+	var info struct {
+		NotLive int `json:"notLive"`
+	}
+	leaf.Eval(t, "P.info()", &info)
+	if info.NotLive != 1 {
+		t.Fatalf("the leaf heard \"not live\" %d times, want 1", info.NotLive)
+	}
+}
