@@ -137,6 +137,9 @@ func (n *relayNode) rejoin(ctx context.Context, p *peerjs.Peer, lost string) (*p
 		return nil, nil
 	}
 	log := n.log.With(zap.String("lost", lost), zap.String("host", host))
+	if m.Layout() == tree.LayoutSingle {
+		return n.rejoinSingle(ctx, p, m, lost, log), nil
+	}
 	// The pages' way to a fresh map: a guest connection to the host, whose
 	// greeting is its current room map.
 	guest, err := n.dial(ctx, p, host)
@@ -177,6 +180,33 @@ func (n *relayNode) rejoin(ctx context.Context, p *peerjs.Peer, lost string) (*p
 	}
 	log.Info("re-joining under the shallowest node with room", zap.String("parent", choice))
 	return c, nil
+}
+
+// rejoinSingle is rejoin in a single-page tree. Its root sends no greeting
+// (a guest connection would wait in vain), but it sends its map down on
+// every change, so the map we hold is as fresh as the host's greeting would
+// be: choose from it directly, and fall back to the root.
+func (n *relayNode) rejoinSingle(ctx context.Context, p *peerjs.Peer, m tree.RoomMap, lost string, log *zap.Logger) *peerjs.DataConn {
+	root := m.HostID()
+	choice, ok := tree.ChooseParent(m, p.ID(), lost)
+	if !ok {
+		log.Warn("single-page tree: no node with room outside our subtree; trying the root")
+		choice = root
+	}
+	c, err := n.dial(ctx, p, choice)
+	if err == nil {
+		log.Info("re-joining the single-page tree", zap.String("parent", choice))
+		return c
+	}
+	if choice == root {
+		log.Warn("cannot join the single-page tree's root", zap.Error(err))
+		return nil
+	}
+	log.Warn("cannot join the chosen parent; joining the root", zap.String("chosen", choice), zap.Error(err))
+	if c, err = n.dial(ctx, p, root); err != nil {
+		return nil
+	}
+	return c
 }
 
 func (n *relayNode) dial(ctx context.Context, p *peerjs.Peer, id string) (*peerjs.DataConn, error) {

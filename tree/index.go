@@ -153,6 +153,11 @@ func (x *Index) Receive(c ConnID, v any, now time.Time) []Output {
 		return out
 	}
 	m := RoomMap(a)
+	if m.Layout() == LayoutSingle {
+		// Single pages never register; index pages cannot read this layout.
+		x.reject(&out, cs, RejectUnexpected, "a single page's map is not a room")
+		return out
+	}
 	if m.HostID() != cs.peer {
 		x.reject(&out, cs, RejectNotHost, "room map [7]="+clip(m.HostID())+" from "+cs.peer)
 		return out

@@ -18,6 +18,10 @@ import (
 //	               hostReport, rootId, conference(C only)]
 //	1 greeting    a copy of the room map sent on every new incoming connection,
 //	              marked provisional: [2] = -1 (generations A/B) or [1] = -1 (C)
+//	1 single map  the single-file page's room map (protocol notes §12): the
+//	              root's own report with [1] = 1 and [3] = the member ids,
+//	              [1, 1, childCount, memberIds, rootId, rootName, [], (childId, childName, childReport)*]
+//	              memberIds excludes the root; see MapLayout.
 //	2 lend        [2, requesterId, requesterName]   "call me with your stream"
 //	3 leaving     [3, originId, hops, keepFirmly]   "I am changing/leaving my parent"
 //	4 refresh     up:   [4, requesterId]            "call me with the stream"
@@ -157,40 +161,125 @@ func BuildReport(id, name string, children []Child) []any {
 	return out
 }
 
-// RoomMap is a host's room map [1, 1, members, type, title, summary, cover,
-// hostId, hostName, hostReport, rootId, conference?].
+// Single-page map indexes (the root's report with [1] = 1, [3] = members).
+const (
+	singleCount   = 2 // the root's child count (a number, where room maps hold the member list)
+	singleMembers = 3 // every member id but the root's
+	singleRootID  = 4
+	singleUnused  = 6 // always [] (room maps hold the cover here: a string or null)
+)
+
+// RoomMap is a room map: a host's [1, 1, members, type, title, summary,
+// cover, hostId, hostName, hostReport, rootId, conference?], or a single
+// page's root report with [1] = 1 (MapLayout). The accessors read either.
 type RoomMap []any
 
-// HostID is [7].
-func (m RoomMap) HostID() string { return str(m, mapHostID) }
+// MapLayout is which of the two room-map layouts a type-1 message has. The
+// room pages (host, audience, index) build the §2.2 map; the single-file
+// page (SingleP2PLiveVersion.html, §12) sends its root's own report with
+// [1] = 1 as the map. Both start [1, 1, …], so a node that reads only the
+// room layout takes the single map for a greeting (its [2] is not an id
+// list) and never passes it down.
+type MapLayout int
 
-// Title is [4].
-func (m RoomMap) Title() string { return str(m, mapTitle) }
+// Room map layouts.
+const (
+	LayoutUnknown MapLayout = iota // not a type-1 array
+	LayoutRoom                     // the room pages' map (and their greetings)
+	LayoutSingle                   // the single page's map
+)
 
-// Members is [2] when it is an id list (not the −1 greeting mark).
+var layoutNames = []string{"unknown", "room", "single"}
+
+func (l MapLayout) String() string {
+	if int(l) >= 0 && int(l) < len(layoutNames) {
+		return layoutNames[l]
+	}
+	return "unknown"
+}
+
+// ParseMapLayout is the inverse of String.
+func ParseMapLayout(s string) MapLayout {
+	if i := slices.Index(layoutNames, s); i >= 0 {
+		return MapLayout(i)
+	}
+	return LayoutUnknown
+}
+
+// Layout tells the layouts apart. A single map is [1, 1, n ≥ 0, [ids…],
+// "rootId", name, [], …]: the unused array at [6] is what no room map has
+// (its cover is a string or null there), and n ≥ 0 is what no A/B greeting
+// has ([2] = −1), even when an A/B host's room type at [3] is briefly an id
+// list (quirk). Single pages never mark their map provisional, so a −1 at
+// [1] is always a room-page greeting.
+func (m RoomMap) Layout() MapLayout {
+	if typ, ok := Type([]any(m)); !ok || typ != TypeTree {
+		return LayoutUnknown
+	}
+	if num(m, 1, 0) != MarkRoomMap {
+		return LayoutRoom
+	}
+	n, isNum := asInt(at(m, singleCount))
+	_, members := at(m, singleMembers).([]any)
+	_, unused := at(m, singleUnused).([]any)
+	if isNum && n >= 0 && members && unused && str(m, singleRootID) != "" {
+		return LayoutSingle
+	}
+	return LayoutRoom
+}
+
+// HostID is the room's host: [7], or the root's id [4] in a single map.
+func (m RoomMap) HostID() string {
+	if m.Layout() == LayoutSingle {
+		return str(m, singleRootID)
+	}
+	return str(m, mapHostID)
+}
+
+// Title is [4] (a single map has no title: "").
+func (m RoomMap) Title() string {
+	if m.Layout() == LayoutSingle {
+		return ""
+	}
+	return str(m, mapTitle)
+}
+
+// Members is every id in the room, host (root) last: [2] when it is an id
+// list (not the −1 greeting mark), or a single map's [3] plus its root.
 func (m RoomMap) Members() ([]string, bool) {
-	a, ok := at(m, mapMembers).([]any)
+	single := m.Layout() == LayoutSingle
+	idx := mapMembers
+	if single {
+		idx = singleMembers
+	}
+	a, ok := at(m, idx).([]any)
 	if !ok {
 		return nil, false
 	}
-	out := make([]string, 0, len(a))
+	out := make([]string, 0, len(a)+1)
 	for _, v := range a {
 		if s, ok := v.(string); ok {
 			out = append(out, s)
 		}
 	}
+	if single {
+		out = append(out, str(m, singleRootID))
+	}
 	return out, true
 }
 
-// HostReport is [9].
+// HostReport is [9], or the whole single map: it is its root's report.
 func (m RoomMap) HostReport() Report {
+	if m.Layout() == LayoutSingle {
+		return Report(m)
+	}
 	a, _ := at(m, mapReport).([]any)
 	return Report(a)
 }
 
 // Authoritative reports whether m is a host's complete map: mark 1 and a
 // member list (A/B greetings carry −1 in place of the list, C greetings
-// mark −1 at index 1).
+// mark −1 at index 1). Every single map is: single pages send no greeting.
 func (m RoomMap) Authoritative() bool {
 	if num(m, 1, 0) != MarkRoomMap {
 		return false
@@ -213,7 +302,18 @@ const (
 
 // Greeting returns the greeting copy of a stored room map. The stored map is
 // never touched (the pages mutate their own copy: quirk).
+//
+// A single map goes out unchanged, whatever the style: single pages send
+// no greeting of their own, store every [1] == 1 map from their parent as
+// the room's (and pass it to their children), and drop [1] == −1. Marked
+// either way the greeting would be useless (C style: dropped) or harmful
+// (A/B style: [2] is the root's child count, which the page's auto-join
+// compares; a −1 there sent every re-join to the root and showed members
+// as −1); unchanged, the new page holds the root's latest map at once.
 func Greeting(m RoomMap, style GreetingStyle) []any {
+	if m.Layout() == LayoutSingle {
+		return m
+	}
 	if style == GreetC {
 		return withField(m, 1, int64(MarkProvisional))
 	}

@@ -118,7 +118,7 @@ type Relay struct {
 	conns  map[ConnID]*connState // incoming: guests and children
 	seq    uint64
 
-	roomMap     RoomMap // last authoritative map from the parent
+	roomMap     RoomMap // last authoritative map from the parent (either MapLayout)
 	provisional RoomMap // last greeting (A/B −1 members, C −1 mark), until a real map arrives
 
 	lim    reportLimits
