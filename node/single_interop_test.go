@@ -154,13 +154,13 @@ func TestSingleChromium(t *testing.T) {
 			t.Fatalf("leaf one sent its chat on %d links, want 1 (its parent)", n)
 		}
 		for name, p := range map[string]*testrig.Page{"the root": root, "leaf two": l2} {
-			if got := chatsWith(t, p, "from leaf one 👋"); len(got) != 1 || got[0].Hop != j.ID() || got[0].Name != "Leaf one" {
+			if got := chatsWith(t, l1, p, "from leaf one 👋"); len(got) != 1 || got[0].Hop != j.ID() || got[0].Name != "Leaf one" {
 				t.Fatalf("%s got %+v", name, got)
 			}
 		}
 		root.Eval(t, `P.chat("from the root")`, nil)
 		for name, p := range map[string]*testrig.Page{"leaf one": l1, "leaf two": l2} {
-			if got := chatsWith(t, p, "from the root"); len(got) != 1 || got[0].Hop != j.ID() || got[0].Name != "Root" {
+			if got := chatsWith(t, root, p, "from the root"); len(got) != 1 || got[0].Hop != j.ID() || got[0].Name != "Root" {
 				t.Fatalf("%s got %+v", name, got)
 			}
 		}
@@ -251,14 +251,7 @@ func TestSingleHealChromium(t *testing.T) {
 			members := append([]string{midID, j.ID(), leafID}, extraIDs...)
 			waitSameMap(t, root, members, map[string]*testrig.Page{"leaf": leaf})
 
-			stop := make(chan struct{})
-			type result struct {
-				gap   time.Duration
-				calls int
-			}
-			res := make(chan result, 1)
-			go func() { g, c := watchDecoding(t, leaf, stop); res <- result{g, c} }()
-			time.Sleep(500 * time.Millisecond)
+			finish := watch(t, leaf)
 			closed := time.Now()
 			mid.Close()
 
@@ -277,17 +270,16 @@ func TestSingleHealChromium(t *testing.T) {
 
 			// The leaf keeps decoding on the call it has.
 			before := testrig.TreeVideoOf(t, leaf).FramesDecoded
-			deadline := time.Now().Add(15 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for testrig.TreeVideoOf(t, leaf).FramesDecoded <= before+10 {
 				if time.Now().After(deadline) {
 					t.Fatalf("the leaf stopped decoding after the move: %s", testrig.TreeVideoOf(t, leaf))
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			close(stop)
-			r := <-res
+			gap, _ := finish()
 			v = testrig.TreeVideoOf(t, leaf)
-			t.Logf("leaf: longest stall %v; %s", r.gap.Round(time.Millisecond), v)
+			t.Logf("leaf: longest stall %v; %s", gap.Round(time.Millisecond), v)
 			if v.Calls != 1 {
 				t.Errorf("the leaf received %d calls, want 1 (it must not need a new call)", v.Calls)
 			}
