@@ -1,6 +1,3 @@
-// Package node is the only place that wires the daemon together: it owns the
-// lifetimes (contexts), the pion API, the PeerJS peer, and turns connection
-// events into actions for the tree (and, later, media) layers.
 package node
 
 import (

@@ -1,7 +1,3 @@
-// Package peerjs is a Go peer that the PeerJS browser client (peerjs 1.5.4)
-// and the PeerServer take for one of their own: it registers through package
-// signaling, dials and accepts PeerJS data connections in every serialization
-// PeerJS negotiates, and hands media OFFERs to whoever handles media.
 package peerjs
 
 import (

@@ -61,7 +61,7 @@ const mediaCoalesce = 2 * time.Second
 // notLiveEvery: we answer "not live" to one connection at most this often.
 // A C relay passes our [4, 0] down as [4], which its waiting child reads as
 // "new stream" and asks again: without this the pages ping-pong about 65
-// times a second until the host goes live (protocol doc §11), and the rate
+// times a second until the host goes live (docs/protocol.md §9.1), and the rate
 // limit would then start dropping that child's reports.
 const notLiveEvery = 2 * time.Second
 

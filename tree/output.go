@@ -2,8 +2,11 @@ package tree
 
 import "slices"
 
-// Output is one thing the caller must do. The set is closed: Send,
-// MediaRequest, CloseConn, ParentNotice, UpstreamChanged, Reject.
+// Output is one thing the owner of a machine must do, returned in the order
+// it must be done. The set is closed (only this package implements
+// isOutput): Send and Reject come from every machine; MediaRequest and
+// CloseConn from Relay and Host; ParentNotice and UpstreamChanged from
+// Relay; ChatReceived (host.go) from Host.
 type Output interface{ isOutput() }
 
 // Send sends Msg on connection To.

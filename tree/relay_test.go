@@ -11,7 +11,7 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// Message shapes as the pages send them (protocol doc §3.1 and §3.2): B's
+// Message shapes as the pages send them (docs/protocol.md §6 and §7): B's
 // report to its parent A, and the host H's room map.
 var (
 	reportB = []any{int64(1), int64(0), int64(0), []any{}, "B", "B", []any{}}

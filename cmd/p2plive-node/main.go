@@ -15,9 +15,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd, stopProfile := newRootCmd()
-	err := cmd.ExecuteContext(ctx)
-	stopProfile()
+	err := newRootCmd().ExecuteContext(ctx)
 	if err == nil {
 		return
 	}

@@ -99,13 +99,16 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"stray argument to join", nil, []string{"join", "--parent", "p", "extra"}, `join: unexpected argument "extra"`},
 		{"stray argument to host", nil, []string{"host", "extra"}, `host: unexpected argument "extra"`},
 		{"stray argument to root", nil, []string{"root", "extra"}, `root: unexpected argument "extra"`},
-		{"stray argument to bench", nil, []string{"bench", "extra"}, `bench: unexpected argument "extra"`},
 		{"stray argument to version", nil, []string{"version", "extra"}, `version: unexpected argument "extra"`},
 		{"no parent", nil, []string{"join"}, "--parent is required"},
 		{"root and parent", nil, []string{"join", "--root", "--parent", "p"}, "exclude each other"},
 		{"bad env syntax", []string{"P2PLIVE_MAX_CHILDREN=many"}, []string{"join", "--parent", "p"}, "P2PLIVE_MAX_CHILDREN"},
 		{"bad flag syntax", nil, []string{"join", "--parent", "p", "--max-children", "many"}, "--max-children"},
 		{"bad env duration", []string{"P2PLIVE_DRAIN_TIMEOUT=soon"}, []string{"join", "--parent", "p"}, "--drain-timeout"},
+		// The benchmark is cmd/p2plive-bench, and a relay's CPU profile
+		// comes from --debug-addr.
+		{"no bench command", nil, []string{"bench"}, `unknown command "bench"`},
+		{"no cpuprofile flag", nil, []string{"join", "--parent", "p", "--cpuprofile", "x"}, "unknown flag: --cpuprofile"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,7 +125,6 @@ func TestCLIBadFlagValues(t *testing.T) {
 	join := []string{"join", "--parent", "p"}
 	host := []string{"host"}
 	root := []string{"root"}
-	bench := []string{"bench"}
 	cases := []struct {
 		cmd         []string
 		flag, value string
@@ -199,22 +201,6 @@ func TestCLIBadFlagValues(t *testing.T) {
 		{root, "max-clients", "-1", "at least 1"},
 		{[]string{"join", "--root"}, "max-clients", "0", "at least 1"},
 		{[]string{"join", "--root"}, "room-timeout", "-1s", "positive duration"},
-		// bench: checked before it starts its PeerServer.
-		{bench, "parts", "", "empty list"},
-		{bench, "parts", "direct,bogus", `unknown part "bogus"`},
-		{bench, "n", "0", "want 1 to 1000"},
-		{bench, "n", "1001", "want 1 to 1000"},
-		{bench, "browser-n", "-1", "want 1 to 1000"},
-		{bench, "heal-runs", "0", "want 1 to 50"},
-		{bench, "heal-runs", "51", "want 1 to 50"},
-		{bench, "window", "0", "positive duration up to 2m0s"},
-		{bench, "window", "3m", "up to 2m0s"},
-		{bench, "settle", "0", "positive duration"},
-		{bench, "settle", "-1s", "positive duration"},
-		{bench, "join-parallel", "0", "at least 1"},
-		{bench, "video-bitrate", "0", "want 1 to 20000000"},
-		{bench, "video-bitrate", "20000001", "want 1 to 20000000"},
-		{bench, "relay-bin", "", "must not be empty"},
 	}
 	// Should a bad value slip through, the node fails fast on a refused
 	// port (exit 1) instead of reaching out to the public PeerServer; a
@@ -273,6 +259,20 @@ func TestCLIGoodFlagValues(t *testing.T) {
 				t.Fatalf("last line %q: want server unreachable", l)
 			}
 		})
+	}
+}
+
+// TestNoTestRigInTheDaemon: the daemon links neither the benchmark nor
+// the test rig that drives Chromium (cmd/p2plive-bench does).
+func TestNoTestRigInTheDaemon(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.Contains(pkg, "chromedp") || strings.HasSuffix(pkg, "/internal/rig") || strings.HasSuffix(pkg, "/internal/bench") {
+			t.Errorf("p2plive-node depends on %s", pkg)
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -40,14 +39,11 @@ type commonFlags struct {
 	maxPending      int
 	maxConnsPerPeer int
 	maxConns        int
-	cpuProfile      string
-	profile         *os.File // the running --cpuprofile
 	debugAddr       string
 }
 
-// newRootCmd builds the command tree; call the returned func when the
-// command has ended (it writes the --cpuprofile).
-func newRootCmd() (*cobra.Command, func()) {
+// newRootCmd builds the command tree.
+func newRootCmd() *cobra.Command {
 	var cf commonFlags
 	root := &cobra.Command{
 		Use:   "p2plive-node",
@@ -76,50 +72,13 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 	pf.IntVar(&cf.maxConnsPerPeer, "max-conns-per-peer", node.DefaultMaxConnsPerPeer, "data connections one peer id may hold open or opening at once (≥ 1)")
 	pf.IntVar(&cf.maxConns, "max-conns", node.DefaultMaxConns, "incoming data connections, open or opening, in all (≥ 1)")
 
+	// A CPU profile of a running node: /debug/pprof/profile here
+	// (p2plive-bench --relay-cpuprofile reads it).
 	pf.StringVar(&cf.debugAddr, "debug-addr", "", "serve Go pprof and /debug/stats (JSON counters) on this address, e.g. 127.0.0.1:6060 (diagnostics; keep it on loopback)")
 
-	// --cpuprofile is for profiling the relay (bench --relay-cpuprofile);
-	// hidden, as it is no use in service.
-	pf.StringVar(&cf.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the command ends")
-	_ = pf.MarkHidden("cpuprofile")
-
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if err := applyEnv(cmd.Flags()); err != nil {
-			return err
-		}
-		return cf.startProfile()
-	}
-	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newHostCmd(&cf), newBenchCmd(&cf), newVersionCmd())
-	return root, cf.stopProfile
-}
-
-// startProfile starts the CPU profile of --cpuprofile, if set.
-func (cf *commonFlags) startProfile() error {
-	if cf.cpuProfile == "" {
-		return nil
-	}
-	f, err := os.Create(cf.cpuProfile)
-	if err != nil {
-		return fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return fmt.Errorf("--cpuprofile: %w", err)
-	}
-	cf.profile = f
-	return nil
-}
-
-// stopProfile ends and writes the CPU profile, if one runs.
-func (cf *commonFlags) stopProfile() {
-	if cf.profile == nil {
-		return
-	}
-	pprof.StopCPUProfile()
-	if err := cf.profile.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "p2plive-node: --cpuprofile: %v\n", err)
-	}
-	cf.profile = nil
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags()) }
+	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newHostCmd(&cf), newVersionCmd())
+	return root
 }
 
 // applyEnv fills every flag not given on the command line from P2PLIVE_<FLAG>.

@@ -38,7 +38,7 @@ var AllParts = []string{PartDirect, PartSynthetic, PartClip, PartBrowser, PartHe
 type Config struct {
 	// RelayCommand runs the Go relay: RelayCommand[0] is the p2plive-node
 	// binary, more elements are arguments before "join". Required for the
-	// synthetic and clip parts.
+	// synthetic, clip and heal parts.
 	RelayCommand []string
 	// Parts to run; nil means AllParts.
 	Parts []string
@@ -60,8 +60,9 @@ type Config struct {
 	// Burst sends each synthetic frame in one burst instead of pacing its
 	// packets at 2.5 times the bitrate as Chrome does.
 	Burst bool
-	// CPUProfileDir, if set, makes each Go relay write a CPU profile there
-	// (relay-<source>-<N>.prof).
+	// CPUProfileDir, if set, is where a CPU profile of each Go relay over
+	// its row's window is written (relay-<source>-<N>.prof), taken from the
+	// relay's own debug port (--debug-addr, /debug/pprof/profile).
 	CPUProfileDir string
 	// HealRuns is how many times each heal case runs (default 5).
 	HealRuns int
@@ -116,7 +117,7 @@ func (c *Config) defaults() error {
 	if c.VideoBitrate > 20_000_000 {
 		return fmt.Errorf("bench: video bitrate %d: at most 20 Mbit/s", c.VideoBitrate)
 	}
-	if (c.has(PartSynthetic) || c.has(PartClip)) && len(c.RelayCommand) == 0 {
+	if c.NeedsRelay() && len(c.RelayCommand) == 0 {
 		return errors.New("bench: no relay command")
 	}
 	if c.Progress == nil {
@@ -129,6 +130,12 @@ func (c *Config) defaults() error {
 }
 
 func (c *Config) has(part string) bool { return slices.Contains(c.Parts, part) }
+
+// NeedsRelay reports whether the parts run the Go relay (RelayCommand);
+// nil Parts means every part.
+func (c *Config) NeedsRelay() bool {
+	return len(c.Parts) == 0 || c.has(PartSynthetic) || c.has(PartClip) || c.has(PartHeal)
+}
 
 // Bounds of every loop and wait.
 const (
@@ -348,11 +355,7 @@ func (b *bench) phase(ctx context.Context, relayKind, source string, n int) (row
 	case "go":
 		b.seq++
 		id := fmt.Sprintf("bench-relay-%d-%d", os.Getpid(), b.seq)
-		prof := ""
-		if b.cfg.CPUProfileDir != "" {
-			prof = filepath.Join(b.cfg.CPUProfileDir, fmt.Sprintf("relay-%s-%d.prof", source, n))
-		}
-		r, err := startGoRelay(b.cfg.RelayCommand, b.ps, parent, id, prof)
+		r, err := startGoRelay(b.cfg.RelayCommand, b.ps, parent, id, b.cfg.CPUProfileDir != "")
 		if err != nil {
 			return fail(err)
 		}
@@ -464,6 +467,12 @@ func (b *bench) phase(ctx context.Context, relayKind, source string, n int) (row
 			return fail(err)
 		}
 	}
+	var profDone chan error
+	if gr, ok := relay.(*goRelay); ok && b.cfg.CPUProfileDir != "" {
+		path := filepath.Join(b.cfg.CPUProfileDir, fmt.Sprintf("relay-%s-%d.prof", source, n))
+		profDone = make(chan error, 1)
+		go func() { profDone <- gr.cpuProfile(ctx, b.cfg.Window, path) }()
+	}
 	t0 := time.Now()
 	win.open(t0)
 	if err := sleep(ctx, b.cfg.Window); err != nil {
@@ -485,6 +494,11 @@ func (b *bench) phase(ctx context.Context, relayKind, source string, n int) (row
 		return fail(err)
 	}
 	udp1 := udpDrops()
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			b.progress("  warning: %v", err)
+		}
+	}
 	row.ChildDrops = dropsOf(udp0, udp1, socketInodes([]int{os.Getpid()}))
 	if relay != nil {
 		row.RelayDrops = dropsOf(udp0, udp1, socketInodes(relay.pids()))

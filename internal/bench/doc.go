@@ -14,6 +14,8 @@
 // its packets up on the same clock), then times a late child's first
 // complete keyframe. Report.WriteTable prints one table.
 //
-// scripts/bench runs `p2plive-node bench` in a loopback-only network
-// namespace; the README has the table.
+// Only cmd/p2plive-bench imports it: the relay daemon links neither this
+// package nor internal/rig. scripts/bench builds both binaries and runs
+// p2plive-bench in a loopback-only network namespace; the README has the
+// table.
 package bench

@@ -86,7 +86,7 @@ func (b *bench) heal(ctx context.Context, mode string) (time.Duration, error) {
 		return 0, err
 	}
 	b.seq++
-	a, err := startGoRelay(b.cfg.RelayCommand, b.ps, host.ID(), fmt.Sprintf("heal-a-%d", b.seq), "")
+	a, err := startGoRelay(b.cfg.RelayCommand, b.ps, host.ID(), fmt.Sprintf("heal-a-%d", b.seq), false)
 	if err != nil {
 		return 0, err
 	}
@@ -94,7 +94,7 @@ func (b *bench) heal(ctx context.Context, mode string) (time.Duration, error) {
 	if err := waitHostFeeds(ctx, host, a.id, relayReadyTimeout); err != nil {
 		return 0, err
 	}
-	rb, err := startGoRelay(b.cfg.RelayCommand, b.ps, a.id, fmt.Sprintf("heal-b-%d", b.seq), "")
+	rb, err := startGoRelay(b.cfg.RelayCommand, b.ps, a.id, fmt.Sprintf("heal-b-%d", b.seq), false)
 	if err != nil {
 		return 0, err
 	}

@@ -3,8 +3,13 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -28,17 +33,27 @@ type goRelay struct {
 	p   *rig.Proc
 	id  string
 	out *rig.Buffer
+	// debugAddr is the relay's --debug-addr (loopback), "" when it serves
+	// none; cpuProfile reads /debug/pprof/profile there.
+	debugAddr string
 }
 
 // startGoRelay runs the relay command: argv + join flags, logging at warn
-// (so that logging costs nothing per packet), host candidates only.
-func startGoRelay(argv []string, ps *rig.PeerServer, parent, id, cpuprofile string) (*goRelay, error) {
+// (so that logging costs nothing per packet), host candidates only. With
+// debug, the relay also serves its debug port on a free loopback port, so
+// that its CPU profile can be taken (goRelay.cpuProfile).
+func startGoRelay(argv []string, ps *rig.PeerServer, parent, id string, debug bool) (*goRelay, error) {
 	args := append(append([]string(nil), argv[1:]...), "join",
 		"--parent", parent, "--id", id, "--name", "bench relay",
 		"--server", ps.URL(), "--key", ps.Key, "--ice", "none",
 		"--log-level", "warn", "--log-format", "json")
-	if cpuprofile != "" {
-		args = append(args, "--cpuprofile", cpuprofile)
+	var debugAddr string
+	if debug {
+		var err error
+		if debugAddr, err = freeLoopbackAddr(); err != nil {
+			return nil, fmt.Errorf("bench: a port for the relay's debug server: %w", err)
+		}
+		args = append(args, "--debug-addr", debugAddr)
 	}
 	cmd := exec.Command(argv[0], args...)
 	// Only our flags: no P2PLIVE_* from the caller's environment.
@@ -53,7 +68,76 @@ func startGoRelay(argv []string, ps *rig.PeerServer, parent, id, cpuprofile stri
 	if err != nil {
 		return nil, fmt.Errorf("bench: start relay %s: %w", argv[0], err)
 	}
-	return &goRelay{p: p, id: id, out: out}, nil
+	return &goRelay{p: p, id: id, out: out, debugAddr: debugAddr}, nil
+}
+
+// freeLoopbackAddr is a TCP port on 127.0.0.1 that was free a moment ago.
+// Another process could take it before the relay binds it; the relay then
+// exits at once, and the row fails with the relay's output.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// profilePart is the longest CPU profile asked of the relay in one
+// request: its debug server ends every response after 60 s
+// (cmd/p2plive-node/debug.go), and pprof refuses a longer profile.
+const profilePart = 50 * time.Second
+
+// cpuProfile takes the relay's CPU profile over d from its debug server
+// and writes it to path. A d over profilePart is taken as consecutive
+// parts, the second written to path with ".2" before the extension and so
+// on; `go tool pprof` merges the files it is given.
+func (r *goRelay) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	if r.debugAddr == "" {
+		return fmt.Errorf("bench: relay %s serves no debug port", r.id)
+	}
+	for part := 1; d > 0; part++ {
+		span := min(d, profilePart)
+		d -= span
+		name := path
+		if part > 1 {
+			ext := filepath.Ext(path)
+			name = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(path, ext), part, ext)
+		}
+		if err := r.profilePart(ctx, span, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *goRelay) profilePart(ctx context.Context, d time.Duration, path string) error {
+	secs := int(math.Ceil(d.Seconds()))
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+15*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", r.debugAddr, secs)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: relay CPU profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("bench: relay CPU profile: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.LimitReader(resp.Body, 256<<20)); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: relay CPU profile: %w", err)
+	}
+	return f.Close()
 }
 
 func (r *goRelay) peerID() string { return r.id }
@@ -69,8 +153,7 @@ func (r *goRelay) usage() (usage, error) {
 
 func (r *goRelay) pids() []int { return []int{r.p.Pid()} }
 
-// stop ends the relay cleanly, so that it writes its CPU profile: SIGTERM,
-// and SIGTERM again after a moment (a node that drains on the first signal
+// stop ends the relay cleanly: SIGTERM, and SIGTERM again after a moment (a node that drains on the first signal
 // exits at once on the second), then SIGKILL after 5 s.
 func (r *goRelay) stop() error {
 	_ = r.p.Signal(syscall.SIGTERM)

@@ -1,5 +1,5 @@
 // A P2P-Live-web tree node for integration tests: our own small
-// implementation of the protocol described in shared/protocol/p2plive-web.md
+// implementation of the protocol described in docs/protocol.md
 // (generation C where generations differ), on the real PeerJS client.
 // Go tests drive window.P over the DevTools protocol (internal/testrig).
 //
@@ -11,7 +11,7 @@
 //   P.startIndex(o)     index client: connects to o.rootId, keeps the list.
 // o always carries the PeerServer options {host, port, path, key}.
 //
-// Media (§3.5, §4): the parent always calls the child, peer.call(childId,
+// Media (docs/protocol.md §8, §9): the parent always calls the child, peer.call(childId,
 // stream); the child answers with call.answer() (receive-only).
 //   host      o.stream (or P.startStream() later) takes camera+mic from
 //             getUserMedia; it calls each child on its first report and on
@@ -188,7 +188,7 @@
 		}))();
 	}
 
-	// ---- reports and the room map (§2) -----------------------------------
+	// ---- reports and the room map (docs/protocol.md §6) -----------------
 	// ownReport builds [1, mark, count, [], ownId, name, [], triples...].
 	function ownReport() {
 		const r = [1, role === "host" ? 1 : 0, triples.size, [], ownId, name, []];
@@ -234,7 +234,7 @@
 		}
 	}
 
-	// ---- chat (§3.2) -----------------------------------------------------
+	// ---- chat (docs/protocol.md §7) -------------------------------------
 	// relay sends msg to the parent and all registered children except the
 	// peer whose id is hop (hop null: nobody is excluded).
 	function relay(msg, hop) {
@@ -259,7 +259,7 @@
 		log.push({ from: conn.peer, kind, msg: Array.isArray(msg) ? msg.slice() : msg });
 	}
 
-	// A type-1 report from a child connection (§3.1.2).
+	// A type-1 report from a child connection (docs/protocol.md §6.5).
 	function onReport(conn, msg) {
 		const id = msg[4];
 		// As the pages do: the child is the connection whose peer id is [4]
@@ -332,7 +332,7 @@
 		}
 	}
 
-	// ---- media (§3.5, §4) --------------------------------------------------
+	// ---- media (docs/protocol.md §8, §9) ----------------------------------
 	function streamToSend() {
 		return role === "host" ? localStream : inStream;
 	}
@@ -359,7 +359,7 @@
 	}
 	let preferCodec = null;
 	// callChild calls a child with a stream, hanging up our previous call
-	// to it first (§9 item 13).
+	// to it first (docs/protocol.md §8).
 	function callChild(id, stream) {
 		const old = outCalls.get(id);
 		if (old) {
@@ -387,7 +387,7 @@
 		if (!force && asking()) return;
 		if (send(parentConn, [4, ownId])) askedAt = performance.now();
 	}
-	// [4, id] from a child: the refresh request (§3.5).
+	// [4, id] from a child: the refresh request (docs/protocol.md §9.1).
 	function onStreamRequest(id) {
 		if (typeof id !== "string" || !id) return;
 		if (role === "host") {
@@ -563,7 +563,7 @@
 		return navigator.mediaDevices.getUserMedia(c);
 	}
 
-	// Greeting on every incoming connection's open (§3.1.1, C): the host
+	// Greeting on every incoming connection's open (docs/protocol.md §6.4, C): the host
 	// sends its map unmodified; a relay sends a copy with index 1 = -1.
 	function greet(conn) {
 		if (!room) return;
