@@ -65,7 +65,7 @@ func singleMembers(m []any) []string {
 func waitSameMap(t *testing.T, root *testrig.Page, want []string, leaves map[string]*testrig.Page) []any {
 	t.Helper()
 	want = slices.Sorted(slices.Values(want))
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for {
 		rm := singleMap(t, root)
 		got := slices.Sorted(slices.Values(singleMembers(rm)))
@@ -100,30 +100,20 @@ type singleSent struct {
 // relay, at the size the root sends, and keeps decoding.
 func checkSingleDecoding(t *testing.T, name string, root, leaf *testrig.Page, relayID string) testrig.TreeVideo {
 	t.Helper()
-	v := testrig.WaitTreeVideo(t, leaf, 1, 1, 20*time.Second)
+	v := testrig.WaitTreeVideo(t, leaf, 1, 1, waitBound)
 	if v.From == nil || *v.From != relayID {
 		t.Fatalf("%s: the stream came from %v, not the relay %s", name, v.From, relayID)
 	}
 	// The root's encoder may still be ramping up its resolution: compare
 	// the sizes until they agree (bounded).
 	var sent singleSent
-	for i := 0; ; i++ {
+	waitFor(t, name+" decoding at the root's size", func() bool {
 		v = testrig.TreeVideoOf(t, leaf)
 		root.Eval(t, "P.sentVideo()", &sent)
-		if v.FrameWidth == sent.FrameWidth && v.FrameHeight == sent.FrameHeight && v.FrameWidth > 0 {
-			break
-		}
-		if i == 75 {
-			t.Fatalf("%s decodes %dx%d, the root sends %dx%d", name, v.FrameWidth, v.FrameHeight, sent.FrameWidth, sent.FrameHeight)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	before := v.FramesDecoded
-	time.Sleep(time.Second)
-	v = testrig.TreeVideoOf(t, leaf)
-	if v.FramesDecoded <= before+5 {
-		t.Fatalf("%s: framesDecoded went from %d to %d in 1 s", name, before, v.FramesDecoded)
-	}
+		return v.FrameWidth == sent.FrameWidth && v.FrameHeight == sent.FrameHeight && v.FrameWidth > 0
+	})
+	// It keeps decoding.
+	v = waitDecoded(t, leaf, v.FramesDecoded+5)
 	t.Logf("%s: %s (the root sends %dx%d)", name, v, sent.FrameWidth, sent.FrameHeight)
 	return v
 }
