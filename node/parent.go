@@ -11,6 +11,8 @@ import (
 )
 
 const (
+	// retireFlush bounds the wait for a left parent's send buffer to drain.
+	retireFlush = 2 * time.Second
 	// dialTimeout bounds one attempt to open a data connection upstream.
 	dialTimeout = 10 * time.Second
 	// greetingTimeout bounds the wait for a host's greeting (its room map)
@@ -57,12 +59,14 @@ func (n *relayNode) holdParent(ctx context.Context, p *peerjs.Peer, first string
 		}
 		delay = parentRetryMin
 		target = c.Peer()
+		attached := false
 		for c != nil {
-			if !n.attach(ctx, c, greeting) {
+			if !attached && !n.attach(ctx, c, greeting) {
 				c.Close()
 				return
 			}
-			next, err := n.serveParent(ctx, p, c, heal)
+			attached = false
+			next, retire, err := n.serveParent(ctx, p, c, heal)
 			if next == nil {
 				n.log.Warn("parent lost", zap.String("parent", c.Peer()), zap.Error(err))
 				lost = c.Peer()
@@ -71,6 +75,15 @@ func (n *relayNode) holdParent(ctx context.Context, p *peerjs.Peer, first string
 			if next != nil {
 				target = next.Peer()
 				greeting = n.takeGreeting(next)
+				if !n.attach(ctx, next, greeting) {
+					next.Close()
+					retire()
+					return
+				}
+				retire()
+				c, greeting = next, nil
+				attached = true
+				continue
 			}
 		}
 	}
@@ -90,9 +103,12 @@ func (n *relayNode) attach(ctx context.Context, c *peerjs.DataConn, greeting any
 }
 
 // serveParent reads c until it closes (returns nil and why) or the parent
-// announces its departure and we found a new parent (returns it; c is
-// closed once the new one is attached upstream of us).
-func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.DataConn, heal bool) (*peerjs.DataConn, error) {
+// announces its departure and we found a new parent: then it returns the
+// new one and retire, which the caller runs once the new parent is
+// attached. retire waits until the owner loop has switched (so nothing more
+// is sent on c), lets what was sent on c drain (a chat typed during the
+// move would otherwise die in c's send buffer), then closes c.
+func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.DataConn, heal bool) (next *peerjs.DataConn, retire func(), err error) {
 	done := make(chan error, 1)
 	go func() { done <- n.read(ctx, c) }()
 	for {
@@ -100,7 +116,7 @@ func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.D
 		case err := <-done:
 			c.Close()
 			n.post(ctx, event{kind: evParentClosed, conn: c, lost: true})
-			return nil, err
+			return nil, nil, err
 		case <-n.move:
 			if !heal {
 				continue
@@ -111,15 +127,24 @@ func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.D
 				continue
 			}
 			n.stashGreeting(next, greeting)
-			c.Close()
-			<-done
-			n.post(ctx, event{kind: evParentClosed, conn: c})
-			n.log.Info("moved to a new parent before the old one left", zap.String("from", c.Peer()), zap.String("to", next.Peer()))
-			return next, nil
+			old := c
+			retire := func() {
+				n.query(ctx, func() {}) // the loop has taken next as its parent
+				fctx, cancel := context.WithTimeout(ctx, retireFlush)
+				if err := old.Flush(fctx); err != nil {
+					n.log.Debug("old parent's send buffer not drained", zap.Error(err))
+				}
+				cancel()
+				old.Close()
+				<-done
+				n.post(ctx, event{kind: evParentClosed, conn: old})
+				n.log.Info("moved to a new parent before the old one left", zap.String("from", old.Peer()), zap.String("to", next.Peer()))
+			}
+			return next, retire, nil
 		case <-ctx.Done():
 			c.Close()
 			<-done
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -418,4 +419,27 @@ func (c *DataConn) negotiate() {
 	if err := n.run(c.done); err != nil {
 		c.closeWith(err)
 	}
+}
+
+// Flush waits until everything sent on the connection has left our send
+// buffer (handed to SCTP and acknowledged as sent), or ctx ends. A caller
+// that closes a connection it has just sent on flushes first: closing
+// drops what is still buffered.
+func (c *DataConn) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	dc := c.dc
+	c.mu.Unlock()
+	if dc == nil {
+		return nil
+	}
+	for dc.BufferedAmount() > 0 {
+		select {
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return fmt.Errorf("peerjs: flush %s: %d bytes still buffered: %w", c.peer, dc.BufferedAmount(), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
