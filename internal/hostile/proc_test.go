@@ -268,6 +268,13 @@ func startSampler(n *nodeProc) *sampler {
 	return s
 }
 
+// seed counts u as a sample.
+func (s *sampler) seed(u usage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rssMax, s.gorMax = max(s.rssMax, u.rss), max(s.gorMax, u.gor)
+}
+
 // peaks stops the sampler and returns the peaks.
 func (s *sampler) peaks() (rss int64, gor int) {
 	select {

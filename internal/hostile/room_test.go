@@ -238,6 +238,7 @@ func (r *room) runAttack(a attack) result {
 	c0 := st0.counters()
 
 	s := startSampler(r.relay)
+	s.seed(base)
 	start := a.run()
 	end := time.Now()
 	if end.Sub(start) < window {
