@@ -160,7 +160,7 @@ func TestHostile3aConnsPerPeer(t *testing.T) {
 			start := time.Now()
 			opened = len(g.connectAll(r.relay.id, n, 50))
 			// The relay closes what is over the cap: wait for it.
-			waitFor(15*time.Second, func() bool { return g.open.Load() <= perPeerCap })
+			waitFor(10*time.Second, func() bool { return g.open.Load() <= perPeerCap })
 			return start
 		},
 		leave:   func() { g.leave() },
@@ -191,7 +191,7 @@ func TestHostile3bSilentGuests(t *testing.T) {
 			g = newGang(t, r.ps, n, 15*time.Second)
 			start := time.Now()
 			g.connectAll(r.relay.id, 1, 25)
-			waitFor(guestTimeout+30*time.Second, func() bool { c, o := g.closedCount(); return c == o })
+			waitFor(guestTimeout+20*time.Second, func() bool { c, o := g.closedCount(); return c == o })
 			closed, opened = g.closedCount()
 			return start
 		},
@@ -200,9 +200,9 @@ func TestHostile3bSilentGuests(t *testing.T) {
 		gorPeak: n*gorPerConn + gorPeakSlack,
 		during:  allRates, after: allRates,
 		check: func(result) {
-			t.Logf("RESULT 3b: %d of %d guests connected; the relay closed %d of them within %v", opened, n, closed, guestTimeout+30*time.Second)
+			t.Logf("RESULT 3b: %d of %d guests connected; the relay closed %d of them within %v", opened, n, closed, guestTimeout+20*time.Second)
 			if closed != opened {
-				t.Errorf("the relay left %d of %d silent guests open %v after they connected (--guest-timeout %v)", opened-closed, opened, guestTimeout+30*time.Second, guestTimeout)
+				t.Errorf("the relay left %d of %d silent guests open %v after they connected (--guest-timeout %v)", opened-closed, opened, guestTimeout+20*time.Second, guestTimeout)
 			}
 		},
 	})
@@ -298,7 +298,7 @@ func TestHostile5CallEnds(t *testing.T) {
 				t.Fatalf("hostile: %v", err)
 			}
 			dropped := time.Now()
-			if waitFor(20*time.Second, func() bool {
+			if waitFor(15*time.Second, func() bool {
 				return r.a.callCount() > calls0 && countAfter(r.a.packets(webrtc.RTPCodecTypeAudio), dropped) > 0
 			}) {
 				recalledAt = time.Now()
@@ -314,7 +314,7 @@ func TestHostile5CallEnds(t *testing.T) {
 			t.Logf("RESULT 5: calls at A before %d, after %d (media again: %v); A's data connection open: %v",
 				calls0, calls1, !recalledAt.IsZero(), r.a.connected())
 			if calls1 <= calls0 || recalledAt.IsZero() {
-				t.Errorf("A was not called again (with media) within 20 s of its call ending: calls %d → %d", calls0, calls1)
+				t.Errorf("A was not called again (with media) within 15 s of its call ending: calls %d → %d", calls0, calls1)
 			}
 			if !r.a.connected() {
 				t.Errorf("A's data connection closed")
@@ -341,7 +341,7 @@ func TestHostile6Stall(t *testing.T) {
 				t.Fatal(err)
 			}
 			cont := time.Now()
-			resumed = waitFor(20*time.Second, func() bool {
+			resumed = waitFor(15*time.Second, func() bool {
 				return countAfter(r.a.packets(webrtc.RTPCodecTypeAudio), cont) > 50 && countAfter(r.b.packets(webrtc.RTPCodecTypeAudio), cont) > 50
 			})
 			return start
@@ -364,7 +364,7 @@ func TestHostile6Stall(t *testing.T) {
 				}
 			}
 			if !resumed {
-				t.Errorf("media did not resume at both children within 20 s of SIGCONT")
+				t.Errorf("media did not resume at both children within 15 s of SIGCONT")
 			}
 		},
 	})

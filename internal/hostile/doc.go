@@ -8,7 +8,11 @@
 //
 // The tests are long and gated: run them with
 //
-//	P2PLIVE_HOSTILE=1 scripts/test -run TestHostile ./internal/hostile/
+//	P2PLIVE_HOSTILE=1 scripts/test -run TestHostile -timeout 30m ./internal/hostile/
+//
+// (all of them take 10–15 minutes, more while attacks fail and their
+// bounded waits run out: hence the longer -timeout). One attack:
+// -run TestHostile3b.
 //
 // Without P2PLIVE_HOSTILE=1 every test skips. With it, a missing
 // component (node, node_modules) skips, or fails when CI=true.

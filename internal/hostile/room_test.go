@@ -43,7 +43,12 @@ const (
 	gorPerConn   = 40
 	gorPeakSlack = 100
 	// recoverWithin bounds the wait for RSS and goroutines to come back.
-	recoverWithin = 60 * time.Second
+	recoverWithin = 45 * time.Second
+	// rejectWithin bounds the wait for the rejection counter to grow.
+	rejectWithin = 10 * time.Second
+	// overrun bounds the wait for the first event after a window (media
+	// and chat flow every 20–100 ms when they flow at all).
+	overrun = 8 * time.Second
 )
 
 // room is a host process, a relay process under it, and two good children
@@ -135,13 +140,13 @@ func (x rates) String() string {
 }
 
 // measure waits until the window [from, to) is over — both children have
-// received a chat and an audio packet after it, or 15 s more passed (the
+// received a chat and an audio packet after it, or overrun more passed (the
 // media may have stopped: the rates then show it) — and returns its rates.
 func (r *room) measure(from, to time.Time) rates {
 	if d := time.Until(to); d > 0 {
 		time.Sleep(d) // the window itself, not a guess
 	}
-	waitFor(15*time.Second, func() bool {
+	waitFor(overrun, func() bool {
 		return countAfter(r.a.chatTimes("kidB"), to) > 0 && countAfter(r.b.chatTimes("kidA"), to) > 0 &&
 			countAfter(r.a.packets(webrtc.RTPCodecTypeAudio), to) > 0 && countAfter(r.b.packets(webrtc.RTPCodecTypeAudio), to) > 0
 	})
@@ -250,7 +255,7 @@ func (r *room) runAttack(a attack) result {
 	// counters leave with their connection).
 	res.rejections = map[string]float64{}
 	counted := false
-	waitFor(20*time.Second, func() bool {
+	waitFor(rejectWithin, func() bool {
 		st, err := r.relay.stats()
 		if err != nil {
 			return !r.relay.alive()

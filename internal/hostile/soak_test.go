@@ -81,7 +81,8 @@ func TestHostileChurnSoak(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		st, _ := r.relay.stats()
+		var st stats
+		waitFor(5*time.Second, func() bool { var err error; st, err = r.relay.stats(); return err == nil })
 		cancel()
 		for _, v := range viewers {
 			select {
