@@ -36,16 +36,16 @@ type kid struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	mu        sync.Mutex
-	chats     map[string][]chatEvent // by sender name
-	sent      []time.Time            // our chats, by seq
-	audio     []time.Time
-	video     []time.Time
-	calls     int
-	call      *peerjs.MediaConn
-	maps      int
-	fakeMaps  int // room maps naming a fake id
-	recvErr   error
+	mu       sync.Mutex
+	chats    map[string][]chatEvent // by sender name
+	sent     []time.Time            // our chats, by seq
+	audio    []time.Time
+	video    []time.Time
+	calls    int
+	call     *peerjs.MediaConn
+	maps     int
+	fakeMaps int // room maps naming a fake id
+	recvErr  error
 }
 
 type chatEvent struct {

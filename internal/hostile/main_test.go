@@ -16,10 +16,10 @@ import (
 var enabled = os.Getenv("P2PLIVE_HOSTILE") == "1"
 
 var (
-	binPath  string          // the p2plive-node built by TestMain
-	buildErr error           // why it could not be built
-	joinHelp string          // `join --help`, to see which flags this build has
-	hostHelp string          // `host --help`
+	binPath  string // the p2plive-node built by TestMain
+	buildErr error  // why it could not be built
+	joinHelp string // `join --help`, to see which flags this build has
+	hostHelp string // `host --help`
 )
 
 func TestMain(m *testing.M) {
