@@ -18,8 +18,11 @@ var enabled = os.Getenv("P2PLIVE_HOSTILE") == "1"
 var (
 	binPath  string // the p2plive-node built by TestMain
 	buildErr error  // why it could not be built
-	joinHelp string // `join --help`, to see which flags this build has
-	hostHelp string // `host --help`
+	// viewersPath is ./internal/hostile/viewers, built by TestMain (no race
+	// detector: the soak's 50 viewers run there, not in the test process).
+	viewersPath string
+	joinHelp    string // `join --help`, to see which flags this build has
+	hostHelp    string // `host --help`
 )
 
 func TestMain(m *testing.M) {
@@ -56,6 +59,13 @@ func build(dir string) {
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		buildErr = fmt.Errorf("go build ./cmd/p2plive-node: %v\n%s", err, out)
+		return
+	}
+	viewersPath = filepath.Join(dir, "viewers")
+	cmd = exec.Command(goBin, "build", "-o", viewersPath, "./internal/hostile/viewers")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		buildErr = fmt.Errorf("go build ./internal/hostile/viewers: %v\n%s", err, out)
 		return
 	}
 	out, _ := exec.Command(binPath, "join", "--help").CombinedOutput()
