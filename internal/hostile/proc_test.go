@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -320,4 +321,45 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// heap summarizes runtime.MemStats from /debug/pprof/heap?debug=1 after a
+// GC (gc=1): live heap vs. memory the runtime holds but does not use,
+// which tells a leak from memory not yet returned to the OS.
+func (n *nodeProc) heap() string {
+	b, err := n.get("/debug/pprof/heap?debug=1&gc=1")
+	if err != nil {
+		return "heap: " + err.Error()
+	}
+	want := []string{"HeapAlloc", "HeapInuse", "HeapIdle", "HeapReleased", "Sys"}
+	vals := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "# "), " = ")
+		if !ok {
+			continue
+		}
+		if x, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			vals[k] = fmt.Sprintf("%.1f", mib(x))
+		}
+	}
+	var out []string
+	for _, k := range want {
+		out = append(out, k+" "+vals[k])
+	}
+	return "MiB " + strings.Join(out, ", ")
+}
+
+// heapTop logs the top of the relay's in-use heap (go tool pprof -top).
+func (n *nodeProc) heapTop(t testing.TB) {
+	b, err := n.get("/debug/pprof/heap?gc=1")
+	if err != nil {
+		t.Logf("heap profile: %v", err)
+		return
+	}
+	f := filepath.Join(t.TempDir(), "heap.pb.gz")
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		return
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", "-sample_index=inuse_space", binPath, f).CombinedOutput()
+	t.Logf("relay in-use heap (go tool pprof -top):\n%s%v", out, err)
 }

@@ -285,6 +285,7 @@ func (r *room) runAttack(a attack) result {
 
 	t.Logf("RESULT %s: relay alive %v; RSS MiB before/peak/after %.1f/%.1f/%.1f; goroutines before/peak/after %d/%d/%d",
 		a.name, r.relay.alive(), mib(res.base.rss), mib(res.peak.rss), mib(res.after.rss), res.base.gor, res.peak.gor, res.after.gor)
+	t.Logf("RESULT %s: relay heap after: %s", a.name, r.relay.heap())
 	t.Logf("RESULT %s: rates/s before: %v", a.name, res.before)
 	t.Logf("RESULT %s: rates/s during: %v", a.name, res.during)
 	t.Logf("RESULT %s: rates/s after:  %v", a.name, res.afterRates)

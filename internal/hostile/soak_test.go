@@ -178,9 +178,11 @@ func TestHostileChurnSoak(t *testing.T) {
 		fmt.Fprintf(&b, "%5d  %8d  %9d  %14d/%-8d  %8.1f  %9.1f  %8d  %9d\n", x.round, x.children, x.gotMedia,
 			x.medianMs, x.maxMs, mib(x.peak.rss), mib(x.after.rss), x.peak.gor, x.after.gor)
 	}
+	fmt.Fprintf(&b, "final heap: %s\n", r.relay.heap())
 	fmt.Fprintf(&b, "final RSS %.1f MiB (bound %.1f), goroutines %d (bound %d)", mib(final.rss), mib(base.rss+soakRSSSlack), final.gor, base.gor+soakGorSlack)
 	t.Log(b.String())
 	if final.rss > base.rss+soakRSSSlack {
 		t.Errorf("RSS after the last round %.1f MiB, over baseline %.1f + %.1f MiB", mib(final.rss), mib(base.rss), mib(soakRSSSlack))
+		r.relay.heapTop(t)
 	}
 }
