@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -93,7 +92,7 @@ func newReceiver(t testing.TB) *webrtc.PeerConnection {
 // byte for byte, in order, with the published sequence numbers and
 // timestamps (only SSRC and payload type are the child's).
 func TestForwardUnchanged(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	src, err := NewSource(Config{Logger: zap.NewNop(), Setting: loopbackSetting()})
 	if err != nil {
@@ -169,26 +168,22 @@ func TestForwardUnchanged(t *testing.T) {
 	for f := 0; f < 3; f++ {
 		publish(f, false)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
-		if time.Now().After(deadline) {
-			t.Fatalf("child never connected: %s", pc.ConnectionState())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
+	// Wait for the event itself: both of the child's bindings attached to
+	// their tracks (bound by pion and the connection up).
+	waitFor(t, "the child attached to both tracks", func() bool {
+		return vpub.Track().Stats().Children == 1 && apub.Track().Stats().Children == 1
+	})
 	// Connected, attached, no keyframe yet: these deltas are skipped.
 	for f := 3; f < 6; f++ {
 		publish(f, false)
 	}
 	sent = sent[:0]
-	for f := 6; f < 60; f++ {
-		publish(f, f == 6 || f == 40)
-		time.Sleep(2 * time.Millisecond)
-	}
+	// From the keyframe on, publish a frame once the previous one has
+	// arrived: no guessed pacing, and never more than a frame in flight
+	// for the loopback socket's buffer.
 	var video []*rtp.Packet
 	audio := 0
-	for len(video) < len(sent) {
+	next := func(what string) {
 		select {
 		case g := <-arrived:
 			if g.kind == webrtc.RTPCodecTypeVideo {
@@ -197,8 +192,17 @@ func TestForwardUnchanged(t *testing.T) {
 				audio++
 			}
 		case <-ctx.Done():
-			t.Fatalf("only %d of %d video packets arrived", len(video), len(sent))
+			t.Fatalf("%s: only %d of %d video packets and %d audio packets arrived", what, len(video), len(sent), audio)
 		}
+	}
+	for f := 6; f < 60; f++ {
+		publish(f, f == 6 || f == 40)
+		for len(video) < len(sent) {
+			next(fmt.Sprintf("frame %d", f))
+		}
+	}
+	for audio == 0 {
+		next("audio")
 	}
 	for i, p := range video {
 		w := sent[i]

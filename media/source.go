@@ -19,9 +19,13 @@ import (
 // Config tunes a Source.
 type Config struct {
 	Logger *zap.Logger
-	// Setting is the pion setting engine of every media PeerConnection
-	// (loopback candidates, logging); see peerjs.NewSettingEngine.
+	// Setting is the pion setting engine of the calls to children
+	// (loopback candidates, logging, a child's ICE tolerance); see
+	// peerjs.NewSettingEngine.
 	Setting webrtc.SettingEngine
+	// UpstreamSetting is that of the parent's call (the upstream's ICE
+	// liveness); the zero value means Setting.
+	UpstreamSetting *webrtc.SettingEngine
 	// ICEServers for every media PeerConnection.
 	ICEServers []webrtc.ICEServer
 	// KeyframeInterval throttles keyframe requests upstream (default 500 ms).
@@ -80,9 +84,13 @@ func NewSource(cfg Config) (*Source, error) {
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		return nil, fmt.Errorf("media: register interceptors: %w", err)
 	}
+	upSetting := cfg.Setting
+	if cfg.UpstreamSetting != nil {
+		upSetting = *cfg.UpstreamSetting
+	}
 	s := &Source{
 		cfg: cfg, log: cfg.Logger,
-		up:       webrtc.NewAPI(webrtc.WithSettingEngine(cfg.Setting), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)),
+		up:       webrtc.NewAPI(webrtc.WithSettingEngine(upSetting), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)),
 		changed:  make(chan struct{}),
 		streamID: "p2plive-" + randomID(),
 	}

@@ -2,6 +2,7 @@ package media
 
 import (
 	"io"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -38,17 +39,26 @@ func (w *fakeWriter) got() []uint16 {
 	return append([]uint16(nil), w.seqs...)
 }
 
-// waitFor polls cond for up to 5 s.
+// waitFor waits for cond, polling every 10 ms. The bound is generous, far
+// above what any machine needs: it only turns a hang into a failure.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
-		if cond() {
-			return
+	deadline := time.Now().Add(waitBound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out (%v) waiting for %s", waitBound, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("timed out waiting for %s", what)
 }
+
+const waitBound = 30 * time.Second
+
+// testNow is the fixed time the track tests ingest and attach at: whether a
+// cached keyframe is recent enough to replay (keyframeReuse) and whether a
+// keyframe request is throttled (DefaultKeyframeInterval) must not depend
+// on how fast the machine runs the test.
+var testNow = time.Unix(1e9, 0)
 
 // testChild subscribes a fake child to tr, without a PeerConnection.
 func testChild(t *testing.T, tr *Track, qlen int, w *fakeWriter) (*Subscriber, *binding) {
@@ -59,7 +69,7 @@ func testChild(t *testing.T, tr *Track, qlen int, w *fakeWriter) (*Subscriber, *
 	s.wg.Add(1)
 	go s.writer()
 	t.Cleanup(s.Close)
-	tr.attach(b, time.Now())
+	tr.attach(b, testNow)
 	return s, b
 }
 
@@ -94,7 +104,7 @@ func (f *feeder) frames(n int, key bool) {
 			if err != nil {
 				panic(err)
 			}
-			f.tr.ingest(f.in, p, m, time.Now())
+			f.tr.ingest(f.in, p, m, testNow)
 			f.seq++
 		}
 		f.ts += 3600
@@ -167,7 +177,7 @@ func TestNewChildStartsAtKeyframe(t *testing.T) {
 
 	// Make the cached keyframe old: the next child waits for a new one.
 	tr.mu.Lock()
-	tr.lastKey.at = time.Now().Add(-2 * keyframeReuse)
+	tr.lastKey.at = testNow.Add(-2 * keyframeReuse)
 	tr.mu.Unlock()
 	w2 := &fakeWriter{}
 	_, b2 := testChild(t, tr, 64, w2)
@@ -304,7 +314,7 @@ func ingestRaw(tr *Track, in *input, seq uint16, ts uint32, marker bool, payload
 	if err != nil {
 		panic(err)
 	}
-	tr.ingest(in, p, n, time.Now())
+	tr.ingest(in, p, n, testNow)
 }
 
 // TestDuplicatesAndLateRepairs: Chrome's bandwidth probes resend recent
@@ -330,10 +340,12 @@ func TestDuplicatesAndLateRepairs(t *testing.T) {
 	ingestRaw(tr, in, 12, 1000, true, fuEnd)    // a probe copy of the last frame's end
 	ingestRaw(tr, in, 14, 4000, false, fuIDRStart)
 	ingestRaw(tr, in, 15, 4000, true, fuEnd)
-	waitFor(t, "6 packets", func() bool { return len(w.got()) == 6 })
-	time.Sleep(20 * time.Millisecond)
-	if got := w.got(); len(got) != 6 {
-		t.Fatalf("child got %v, want each packet once", got)
+	// A sentinel after them: the child's queue is FIFO, so once the
+	// sentinel is written a forwarded duplicate would have been too.
+	ingestRaw(tr, in, 16, 7000, true, fuEnd)
+	waitFor(t, "the sentinel", func() bool { g := w.got(); return len(g) > 0 && g[len(g)-1] == 16 })
+	if got := w.got(); !reflect.DeepEqual(got, []uint16{10, 11, 12, 13, 14, 15, 16}) {
+		t.Fatalf("child got %v, want each packet once, in order", got)
 	}
 	tr.mu.Lock()
 	key := tr.lastKey.seq

@@ -53,6 +53,8 @@ func StartHost(ctx context.Context, cfg Config) (*Join, error) {
 				Self: self, Name: name, Title: hc.Title, Summary: hc.Summary, RootID: hc.RootID,
 				NoStreamNotice: hc.NoStreamNotice, MaxChildren: hc.MaxChildren,
 				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
+				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
+				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
 			})}
 		},
 		feed: feed,

@@ -34,6 +34,10 @@ type mediaNode struct {
 	up    *peerjs.MediaConn
 	kids  map[string]*kidCall // by child peer id
 	wants map[string]tree.MediaReason
+	// recall holds children whose call ended by itself (ICE failed, the
+	// page closed it) while their data connection stayed up: they are
+	// called again when due, with a back-off per child.
+	recall map[string]*recallState
 
 	stats mediaCounters
 
@@ -44,13 +48,29 @@ type mediaNode struct {
 }
 
 type kidCall struct {
-	mc  *peerjs.MediaConn
-	sub *media.Subscriber
-	gen uint64
+	mc    *peerjs.MediaConn
+	sub   *media.Subscriber
+	gen   uint64
+	start time.Time
 }
 
+// recallState is a child waiting to be called again.
+type recallState struct {
+	due      time.Time
+	attempts int // calls that ended early in a row
+}
+
+// Re-call back-off: the first re-call after recallMin, doubling per call
+// that ends again within recallHealthy, at most recallMax apart. A call
+// that lasted recallHealthy was a good one and resets the back-off.
+const (
+	recallMin     = time.Second
+	recallMax     = 30 * time.Second
+	recallHealthy = 30 * time.Second
+)
+
 type mediaCounters struct {
-	upCalls, upRefused, calls, callFailures uint64
+	upCalls, upRefused, calls, callFailures, recalls uint64
 }
 
 // MediaStats is the media part of JoinStats.
@@ -64,11 +84,14 @@ type MediaStats struct {
 	UpRefused    uint64 // calls refused (not from our parent)
 	Calls        uint64 // calls placed to children
 	CallFailures uint64
+	// Recalls counts calls placed again to a child whose call had ended by
+	// itself while its data connection stayed up.
+	Recalls uint64
 }
 
 func newMediaNode(log *zap.Logger, p *peerjs.Peer, src *media.Source, post func(event) bool) *mediaNode {
 	return &mediaNode{log: log.Named("media"), p: p, src: src, post: post,
-		kids: map[string]*kidCall{}, wants: map[string]tree.MediaReason{}}
+		kids: map[string]*kidCall{}, wants: map[string]tree.MediaReason{}, recall: map[string]*recallState{}}
 }
 
 // onCall answers a call from our parent, receive-only, as the pages do; a
@@ -162,7 +185,8 @@ func (m *mediaNode) changed(ctx context.Context, children []tree.Child) {
 // first (generation C pages blank the video when an old call closes, and
 // every call left open is a PeerConnection wasted on both sides).
 func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason) {
-	m.hangUp(peer)
+	delete(m.wants, peer)
+	m.endCall(peer)
 	log := m.log.With(zap.String("child", peer))
 	sub, pc, err := m.src.Subscribe(log)
 	if err != nil {
@@ -184,7 +208,7 @@ func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason)
 		return
 	}
 	m.stats.calls++
-	k := &kidCall{mc: mc, sub: sub, gen: sub.Generation()}
+	k := &kidCall{mc: mc, sub: sub, gen: sub.Generation(), start: time.Now()}
 	m.kids[peer] = k
 	log.Info("calling child with the stream", zap.String("call", mc.ConnectionID()), zap.Stringer("reason", why))
 	go func() {
@@ -194,8 +218,12 @@ func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason)
 	}()
 }
 
-// ended: a child's call is over (hung up by either side, failed, unanswered).
-func (m *mediaNode) ended(peer string, mc *peerjs.MediaConn) {
+// ended: a child's call is over (hung up by the child, failed,
+// unanswered; ours are forgotten before we close them). A child that is
+// still one of ours (its data connection is up) is called again, with
+// back-off: a page whose call died has no way to ask for a new one but a
+// refresh its user may never press.
+func (m *mediaNode) ended(peer string, mc *peerjs.MediaConn, stillChild bool, now time.Time) {
 	k := m.kids[peer]
 	if k == nil || k.mc != mc {
 		return
@@ -204,11 +232,51 @@ func (m *mediaNode) ended(peer string, mc *peerjs.MediaConn) {
 	st := k.sub.Stats()
 	m.log.Info("child call ended", zap.String("child", peer), zap.Error(mc.Err()),
 		zap.Uint64("sent", st.Sent), zap.Uint64("dropped", st.Dropped), zap.Uint64("retransmitted", st.Retransmitted))
+	if !stillChild {
+		return
+	}
+	r := m.scheduleRecall(peer, now, k.start)
+	m.log.Info("child's call ended while it is still our child; calling it again", zap.String("child", peer),
+		zap.Duration("in", r.due.Sub(now)), zap.Int("attempt", r.attempts))
 }
 
-// hangUp ends a child's call, if any.
+// scheduleRecall sets when a child whose call (started at start) ended now
+// is called again: recallMin, doubling per early end, at most recallMax.
+func (m *mediaNode) scheduleRecall(peer string, now, start time.Time) *recallState {
+	r := m.recall[peer]
+	if r == nil || now.Sub(start) >= recallHealthy {
+		r = &recallState{}
+		m.recall[peer] = r
+	}
+	r.due = now.Add(min(recallMin<<min(r.attempts, 5), recallMax))
+	r.attempts++
+	return r
+}
+
+// tick places the re-calls that are due.
+func (m *mediaNode) tick(ctx context.Context, now time.Time) {
+	for peer, r := range m.recall {
+		if r.due.IsZero() || now.Before(r.due) {
+			continue
+		}
+		r.due = time.Time{} // kept for the back-off until a healthy call
+		if m.kids[peer] != nil {
+			continue
+		}
+		m.stats.recalls++
+		m.call(ctx, peer, tree.MediaRefresh)
+	}
+}
+
+// hangUp ends a child's call, if any, and forgets the child.
 func (m *mediaNode) hangUp(peer string) {
 	delete(m.wants, peer)
+	delete(m.recall, peer)
+	m.endCall(peer)
+}
+
+// endCall closes a child's call; its end is not a reason to call again.
+func (m *mediaNode) endCall(peer string) {
 	if k := m.kids[peer]; k != nil {
 		delete(m.kids, peer)
 		_ = k.mc.Close()
@@ -218,7 +286,8 @@ func (m *mediaNode) hangUp(peer string) {
 func (m *mediaNode) snapshot() MediaStats {
 	ready, gen := m.src.Ready()
 	st := MediaStats{Ready: ready, Generation: gen, Children: map[string]media.SubscriberStats{},
-		UpCalls: m.stats.upCalls, UpRefused: m.stats.upRefused, Calls: m.stats.calls, CallFailures: m.stats.callFailures}
+		UpCalls: m.stats.upCalls, UpRefused: m.stats.upRefused, Calls: m.stats.calls, CallFailures: m.stats.callFailures,
+		Recalls: m.stats.recalls}
 	if m.up != nil {
 		st.Upstream = m.up.Peer()
 	}
@@ -239,6 +308,30 @@ func (m *mediaNode) close() {
 		_ = m.up.Close()
 	}
 	m.src.Close()
+}
+
+// upSilence is how long the upstream call has sent nothing; a very long
+// time when there is no upstream call or it has ended (nothing flows).
+func (m *mediaNode) upSilence(now time.Time) time.Duration {
+	const never = time.Duration(1<<63 - 1)
+	if m.up == nil {
+		return never
+	}
+	select {
+	case <-m.up.Done():
+		return never
+	default:
+	}
+	var last time.Time
+	for _, t := range m.src.Tracks() {
+		if at := t.LastPacket(); at.After(last) {
+			last = at
+		}
+	}
+	if last.IsZero() {
+		return never
+	}
+	return now.Sub(last)
 }
 
 // stalled reports whether upstream packets stopped for longer than limit

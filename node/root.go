@@ -83,6 +83,13 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 		return nil, err
 	}
 	pcfg.Signaling.ID = id
+	// Index clients are pages reading the room list and hosts registering:
+	// each costs a PeerConnection, so the index caps them like a relay
+	// caps its connections.
+	pcfg.MaxConns = cfg.Root.MaxClients
+	if pcfg.MaxConns <= 0 {
+		pcfg.MaxConns = DefaultMaxIndexClients
+	}
 	delay := waitRetryMin
 	for {
 		p, err := peerjs.New(ctx, pcfg)

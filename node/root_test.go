@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/p2plive/p2plive-node/internal/testrig"
 	"github.com/p2plive/p2plive-node/node"
@@ -38,16 +41,16 @@ func TestRootGoPeers(t *testing.T) {
 	case <-ready:
 	case err := <-rootErr:
 		t.Fatalf("root: %v", err)
-	case <-time.After(15 * time.Second):
+	case <-time.After(waitBound):
 		t.Fatal("root not ready")
 	}
 
 	host, viewer := goPeer(t, ps), goPeer(t, ps)
-	hc, err := host.Connect(within(20*time.Second), ids[0], peerjs.ConnectOptions{})
+	hc, err := host.Connect(within(waitBound), ids[0], peerjs.ConnectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc, err := viewer.Connect(within(20*time.Second), ids[0], peerjs.ConnectOptions{})
+	vc, err := viewer.Connect(within(waitBound), ids[0], peerjs.ConnectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +74,7 @@ func TestRootGoPeers(t *testing.T) {
 		t.Fatalf("list %v", peerjs.Describe(got, 300))
 	}
 	// The other id is a separate list: empty.
-	other, err := viewer.Connect(within(20*time.Second), ids[1], peerjs.ConnectOptions{})
+	other, err := viewer.Connect(within(waitBound), ids[1], peerjs.ConnectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +86,7 @@ func TestRootGoPeers(t *testing.T) {
 	recvUntil(t, vc, "empty list after the host left", func(v any) bool { a, ok := v.([]any); return ok && len(a) == 0 })
 
 	// A second root on the same id fails clearly, at once.
-	err = node.RunRoot(within(15*time.Second), rootConfig(t, ps, node.RootConfig{IDs: ids[:1]}))
+	err = node.RunRoot(within(waitBound), rootConfig(t, ps, node.RootConfig{IDs: ids[:1]}))
 	if !errors.Is(err, signaling.ErrIDTaken) {
 		t.Fatalf("second root: %v", err)
 	}
@@ -91,14 +94,22 @@ func TestRootGoPeers(t *testing.T) {
 	waitReady := make(chan struct{})
 	wcfg := rootConfig(t, ps, node.RootConfig{IDs: ids[:1], Wait: true})
 	wcfg.Ready = func() { close(waitReady) }
+	// Its log tells when its first claim was refused: wait for that, not
+	// a guessed while.
+	obs, logs := observer.New(zap.InfoLevel)
+	wcfg.Logger = zap.New(zapcore.NewTee(wcfg.Logger.Core(), obs))
 	wctx, wcancel := context.WithCancel(context.Background())
 	defer wcancel()
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- node.RunRoot(wctx, wcfg) }()
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, "the waiting root to be refused the taken id", func() bool {
+		return logs.FilterMessageSnippet("root id is taken").Len() > 0
+	})
 	select {
 	case <-waitReady:
 		t.Fatal("waiting root claimed a taken id")
+	case err := <-waitErr:
+		t.Fatalf("waiting root: %v", err)
 	default:
 	}
 	cancel()
@@ -109,7 +120,7 @@ func TestRootGoPeers(t *testing.T) {
 	case <-waitReady:
 	case err := <-waitErr:
 		t.Fatalf("waiting root: %v", err)
-	case <-time.After(20 * time.Second):
+	case <-time.After(2 * waitBound): // it retries after 2 s, 4 s, 8 s...
 		t.Fatal("waiting root did not take over")
 	}
 	wcancel()

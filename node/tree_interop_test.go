@@ -53,16 +53,28 @@ type chat struct {
 	Image any `json:"image"`
 }
 
-// chatsWith returns the chats of p whose text is text, after waiting a
-// moment so that duplicates would have arrived.
-func chatsWith(t *testing.T, p *testrig.Page, text string) []chat {
+// chatsWith returns the chats of p whose text is text, which page from
+// sent. Once the chat has arrived, from sends a sentinel chat along the
+// same path, and p's chats are read once the sentinel has arrived too: the
+// data channels are ordered, so a duplicate of the chat would have arrived
+// before it. No guessed wait.
+func chatsWith(t *testing.T, from, p *testrig.Page, text string) []chat {
 	t.Helper()
-	if err := p.EvalErr(fmt.Sprintf("P.waitFor(%s, 10000)", testrig.JSON(fmt.Sprintf("Promise.resolve(P.chats()).then(cs => cs.some(c => c.text === %s))", testrig.JSON(text)))), nil); err != nil {
-		var log any
-		p.EvalErr("P.messages().then(ms => ms.map(m => m.kind + ':' + (Array.isArray(m.msg) ? m.msg[0] + '/' + m.msg[1] : typeof m.msg)))", &log)
-		t.Fatalf("no chat %q: %v\nmessages received: %s", text, err, testrig.JSON(log))
+	has := func(text string) string {
+		return fmt.Sprintf("Promise.resolve(P.chats()).then(cs => cs.some(c => c.text === %s))", testrig.JSON(text))
 	}
-	time.Sleep(300 * time.Millisecond)
+	wait := func(text string) {
+		t.Helper()
+		if err := pageWaitErr(p, has(text)); err != nil {
+			var log any
+			p.EvalErr("P.messages().then(ms => ms.map(m => m.kind + ':' + (Array.isArray(m.msg) ? m.msg[0] + '/' + m.msg[1] : typeof m.msg)))", &log)
+			t.Fatalf("no chat %q: %v\nmessages received: %s", text, err, testrig.JSON(log))
+		}
+	}
+	wait(text)
+	sentinel := "sentinel after " + text
+	from.Eval(t, "P.chat("+testrig.JSON(sentinel)+")", nil)
+	wait(sentinel)
 	var all []chat
 	p.Eval(t, "P.chats()", &all)
 	var out []chat
@@ -81,7 +93,7 @@ func TestRelayChromium(t *testing.T) {
 	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
 	// The relay reports to the host on open; wait until the host has it, so
 	// the relay holds the host's map before the audiences join.
-	host.Eval(t, fmt.Sprintf("P.waitFor(%s, 15000)", testrig.JSON(fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(j.ID())))), nil)
+	pageWait(t, host, fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(j.ID())))
 
 	a1, a1id := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Alice"})
 	a2, a2id := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Bob"})
@@ -94,25 +106,25 @@ func TestRelayChromium(t *testing.T) {
 			const r = m[9]; const i = r.indexOf(%[3]s);
 			return i >= 7 && r[i+1] === "go relay" && r[i+2][2] === 2 && r[i+2][7] === %[1]s && r[i+2][10] === %[2]s;
 		})`, testrig.JSON(a1id), testrig.JSON(a2id), testrig.JSON(j.ID()))
-		host.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 10000)", nil)
+		pageWait(t, host, cond)
 		t.Logf("host map shows the relay with its 2 children %v after the second joined", time.Since(start))
 		// The audiences hold the same map (sent down through the relay).
 		for _, a := range []*testrig.Page{a1, a2} {
-			a.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 10000)", nil)
+			pageWait(t, a, cond)
 		}
 	})
 
 	t.Run("chat exactly once", func(t *testing.T) {
 		a1.Eval(t, `P.chat("from Alice 👋")`, nil)
 		for name, p := range map[string]*testrig.Page{"host": host, "Bob": a2} {
-			got := chatsWith(t, p, "from Alice 👋")
+			got := chatsWith(t, a1, p, "from Alice 👋")
 			if len(got) != 1 || got[0].Hop != j.ID() || got[0].Name != "Alice" {
 				t.Fatalf("%s got %+v", name, got)
 			}
 		}
 		host.Eval(t, `P.chat("from the host")`, nil)
 		for name, p := range map[string]*testrig.Page{"Alice": a1, "Bob": a2} {
-			if got := chatsWith(t, p, "from the host"); len(got) != 1 || got[0].Hop != j.ID() {
+			if got := chatsWith(t, host, p, "from the host"); len(got) != 1 || got[0].Hop != j.ID() {
 				t.Fatalf("%s got %+v", name, got)
 			}
 		}
@@ -133,20 +145,20 @@ func TestRelayChromium(t *testing.T) {
 		host.Eval(t, "P.sendBigChat(20, 1048576, 42)", &sent)
 		for name, p := range map[string]*testrig.Page{"Alice": a1, "Bob": a2} {
 			cond := fmt.Sprintf("Promise.resolve(P.chats()).then(cs => cs.some(c => c.image && c.image.$bigstring && c.image.$bigstring.sha256 === %s))", testrig.JSON(sent.Image.BigString.SHA256))
-			p.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 20000)", nil)
+			pageWait(t, p, cond)
 			t.Logf("%s has the 1 MiB image chat (%d UTF-16 units) after %v", name, sent.Image.BigString.Len, time.Since(start))
 		}
 		// And up: from an audience page through the relay to the host.
 		a2.Eval(t, "P.sendBigChat(20, 1048576, 43)", &sent)
 		cond := fmt.Sprintf("Promise.resolve(P.chats()).then(cs => cs.some(c => c.image && c.image.$bigstring && c.image.$bigstring.sha256 === %s))", testrig.JSON(sent.Image.BigString.SHA256))
-		host.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 20000)", nil)
+		pageWait(t, host, cond)
 	})
 
 	t.Run("child leaves", func(t *testing.T) {
 		a2.Close()
 		closed := time.Now()
 		cond := fmt.Sprintf("Promise.resolve(P.roomMap()).then(m => m && !m[2].includes(%s) && m[2].includes(%s))", testrig.JSON(a2id), testrig.JSON(a1id))
-		host.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 5000)", nil)
+		pageWait(t, host, cond)
 		t.Logf("host map dropped the closed page %v after it closed", time.Since(closed))
 	})
 }
@@ -157,8 +169,10 @@ func TestRelayChromium(t *testing.T) {
 func TestRelayChromiumBadChild(t *testing.T) {
 	e := newBrowserEnv(t)
 	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Room"})
-	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
-	host.Eval(t, fmt.Sprintf("P.waitFor(%s, 15000)", testrig.JSON(fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(j.ID())))), nil)
+	// A rate limit far below the flood's pace on any machine: only the
+	// burst is accepted, however long the page takes to send.
+	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay", RateLimit: 0.01, RateBurst: 500})
+	pageWait(t, host, fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(j.ID())))
 	good, goodID := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Good"})
 	bad, badID := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Bad"})
 	relayStats := func() node.JoinStats {
@@ -170,7 +184,7 @@ func TestRelayChromiumBadChild(t *testing.T) {
 	}
 	waitStats := func(what string, ok func(node.JoinStats) bool) node.JoinStats {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(waitBound)
 		for {
 			st := relayStats()
 			if ok(st) {
@@ -206,7 +220,7 @@ func TestRelayChromiumBadChild(t *testing.T) {
 
 	// The good child's chat still reaches the host exactly once.
 	good.Eval(t, `P.chat("still flowing")`, nil)
-	if got := chatsWith(t, host, "still flowing"); len(got) != 1 {
+	if got := chatsWith(t, good, host, "still flowing"); len(got) != 1 {
 		t.Fatalf("host got %+v", got)
 	}
 	if len(relayStats().Children) != 2 {
@@ -241,11 +255,11 @@ func TestRootChromium(t *testing.T) {
 	index, _ := e.page(t, "Index", map[string]any{"rootId": rootID})
 	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Listed room", "rootId": rootID})
 	cond := fmt.Sprintf("Promise.resolve(P.rooms()).then(r => Array.isArray(r) && r.length === 1 && r[0][7] === %s && r[0][4] === 'Listed room')", testrig.JSON(hid))
-	index.Eval(t, "P.waitFor("+testrig.JSON(cond)+", 15000)", nil)
+	pageWait(t, index, cond)
 
 	host.Close()
 	closed := time.Now()
-	index.Eval(t, "P.waitFor("+testrig.JSON("Promise.resolve(P.rooms()).then(r => Array.isArray(r) && r.length === 0)")+", 5000)", nil)
+	pageWait(t, index, "Promise.resolve(P.rooms()).then(r => Array.isArray(r) && r.length === 0)")
 	t.Logf("room disappeared %v after the host page closed", time.Since(closed))
 
 	// A browser cannot take the id, and neither can a second Go root.
@@ -255,7 +269,7 @@ func TestRootChromium(t *testing.T) {
 	if res != "unavailable-id" {
 		t.Fatalf("page claiming the root id: %q", res)
 	}
-	err := node.RunRoot(within(15*time.Second), node.Config{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Root: node.RootConfig{IDs: []string{rootID}}})
+	err := node.RunRoot(within(waitBound), node.Config{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Root: node.RootConfig{IDs: []string{rootID}}})
 	if err == nil || !strings.Contains(err.Error(), "id is taken") {
 		t.Fatalf("second root: %v", err)
 	}

@@ -110,6 +110,18 @@ func (v *Viewer) Calls() int {
 	return v.calls
 }
 
+// HangUp closes the current call, as a page whose call died would see it;
+// the data connection stays up.
+func (v *Viewer) HangUp() {
+	v.mu.Lock()
+	mc := v.call
+	v.call = nil
+	v.mu.Unlock()
+	if mc != nil {
+		_ = mc.Close()
+	}
+}
+
 // Done is closed when the viewer's parent connection ended; Err says why.
 func (v *Viewer) Done() <-chan struct{} { return v.done }
 

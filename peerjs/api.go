@@ -28,11 +28,28 @@ func DefaultICEServers() []webrtc.ICEServer {
 	}
 }
 
-// ICE liveness: how fast a silent peer is declared gone.
-const (
-	ICEKeepalive           = 250 * time.Millisecond
-	ICEDisconnectedTimeout = 1500 * time.Millisecond
-	ICEFailedTimeout       = 2 * time.Second
+// ICETimeouts is how fast a silent peer is declared gone: pion sends a
+// keepalive when it has sent nothing for Keepalive, calls the connection
+// "disconnected" after Disconnected without receiving anything, and
+// "failed" after Failed (which closes PeerJS connections, ours included).
+type ICETimeouts struct {
+	Keepalive, Disconnected, Failed time.Duration
+}
+
+// Two kinds of links, two tolerances. Fast failure only pays where we have
+// a remedy: when our parent vanishes we heal (re-join elsewhere, children
+// kept), so the upstream link reports silence quickly; but it must not
+// fail by itself on a stall of ours (a busy machine, a stopped process),
+// so "failed" is far off and the node decides about the parent from
+// "disconnected" plus its own evidence (media silence, no stall of its own).
+// A child or guest has no remedy from us: closing it on a stall orphans a
+// page that has no good way back, so downstream links get a browser's
+// tolerance. Chromium closes a link after about 30 s without answers
+// (PeerJS closes on ICE "failed"), and a leaf that really left closes its
+// DTLS/SCTP association, which we see at once.
+var (
+	UpstreamICE   = ICETimeouts{Keepalive: 250 * time.Millisecond, Disconnected: 1500 * time.Millisecond, Failed: 15 * time.Second}
+	DownstreamICE = ICETimeouts{Keepalive: time.Second, Disconnected: 5 * time.Second, Failed: 30 * time.Second}
 )
 
 // APIOptions tune the pion API shared by every connection of a peer.
@@ -40,6 +57,8 @@ type APIOptions struct {
 	Logger *zap.Logger
 	// InterfaceFilter, if set, limits the interfaces ICE gathers on (tests).
 	InterfaceFilter func(string) bool
+	// ICE is the liveness of the API's connections; zero means UpstreamICE.
+	ICE ICETimeouts
 }
 
 // NewAPI builds the one pion API a peer uses. Loopback candidates are always
@@ -69,10 +88,13 @@ func NewSettingEngine(o APIOptions) webrtc.SettingEngine {
 	se.LoggerFactory = zapFactory{log.Named("pion")}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetSCTPMaxMessageSize(MaxSCTPMessage)
-	// A vanished peer (crash, cable) sends nothing more: with a keepalive
-	// every 250 ms, 1.5 s of silence is "disconnected" and 2 s "failed",
-	// which closes its connections (pion's defaults: 5 s and 30 s).
-	se.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout-ICEDisconnectedTimeout, ICEKeepalive)
+	// See UpstreamICE and DownstreamICE. pion's "failed" timeout counts from
+	// "disconnected".
+	ice := o.ICE
+	if ice == (ICETimeouts{}) {
+		ice = UpstreamICE
+	}
+	se.SetICETimeouts(ice.Disconnected, ice.Failed-ice.Disconnected, ice.Keepalive)
 	if o.InterfaceFilter != nil {
 		se.SetInterfaceFilter(o.InterfaceFilter)
 	}

@@ -50,9 +50,16 @@ type DataConn struct {
 	decMu sync.Mutex // guards dec (pion delivers from one goroutine, but do not rely on it)
 	dec   serial.Codec
 
-	recv   chan any
-	opened chan struct{}
-	open   atomic.Bool
+	recv chan received
+	// queued is the wire bytes of the values in recv; pending the bytes of
+	// frames decoded since the last whole value (the pieces of a chunked
+	// message), charged to the value they complete.
+	qmu     sync.Mutex // guards queued and qclosed
+	queued  int64
+	qclosed bool // queued was given back to the peer's total at close
+	pending int  // guarded by decMu
+	opened  chan struct{}
+	open    atomic.Bool
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -74,6 +81,12 @@ type ConnStats struct {
 	// Reordered counts chunk pieces that arrived after a higher-numbered
 	// piece of the same message (binary serialization only).
 	Reordered uint64
+}
+
+// received is a decoded value and the wire bytes it came in.
+type received struct {
+	v any
+	n int
 }
 
 // Peer is the remote peer id.
@@ -144,22 +157,59 @@ func (c *DataConn) Connected() bool {
 // already received are still returned, then the close reason.
 func (c *DataConn) Recv(ctx context.Context) (any, error) {
 	select {
-	case v := <-c.recv:
-		return v, nil
+	case r := <-c.recv:
+		return c.took(r), nil
 	default:
 	}
 	select {
-	case v := <-c.recv:
-		return v, nil
+	case r := <-c.recv:
+		return c.took(r), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.done:
 		select {
-		case v := <-c.recv:
-			return v, nil
+		case r := <-c.recv:
+			return c.took(r), nil
 		default:
 			return nil, c.err
 		}
+	}
+}
+
+func (c *DataConn) took(r received) any {
+	c.qmu.Lock()
+	c.queued -= int64(r.n)
+	if !c.qclosed {
+		c.p.queued.Add(-int64(r.n))
+	}
+	c.qmu.Unlock()
+	return r.v
+}
+
+// reserve charges n queued bytes to the connection and the peer, if both
+// have room.
+func (c *DataConn) reserve(n int64) bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.qclosed || c.queued+n > int64(c.p.cfg.RecvQueueBytes) {
+		return false
+	}
+	if c.p.queued.Add(n) > int64(c.p.cfg.RecvQueueTotalBytes) {
+		c.p.queued.Add(-n)
+		return false
+	}
+	c.queued += n
+	return true
+}
+
+// unqueueAll gives the connection's queued bytes back to the peer at
+// close: values nobody will read must not hold the peer's budget.
+func (c *DataConn) unqueueAll() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if !c.qclosed {
+		c.qclosed = true
+		c.p.queued.Add(-c.queued)
 	}
 }
 
@@ -279,6 +329,7 @@ func (c *DataConn) closeWith(why error) {
 	c.closeOnce.Do(func() {
 		c.err = why
 		close(c.done)
+		c.unqueueAll()
 		c.route.Close()
 		c.p.forget(c)
 		c.mu.Lock()
@@ -318,6 +369,12 @@ func (c *DataConn) attach(dc *webrtc.DataChannel) {
 func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 	c.decMu.Lock()
 	v, ok, err := c.dec.Decode(serial.Frame{Data: m.Data, Text: m.IsString})
+	// Clamped: pieces of messages the codec dropped are never charged.
+	c.pending = min(c.pending+len(m.Data), c.p.cfg.RecvQueueBytes/2)
+	size := c.pending
+	if ok || err != nil {
+		c.pending = 0
+	}
 	c.decMu.Unlock()
 	if err != nil {
 		counter, logged := &c.stats.malformed, &c.loggedMalformed
@@ -336,13 +393,17 @@ func (c *DataConn) onMessage(m webrtc.DataChannelMessage) {
 		go c.closeWith(fmt.Errorf("%w: remote closed politely", ErrClosed))
 		return
 	}
-	select {
-	case c.recv <- v:
-		c.stats.received.Add(1)
-	default:
-		if c.stats.dropped.Add(1) == 1 {
-			c.log.Warn("receiver lagging; dropping messages (counted from now on)")
+	if n := int64(size); c.reserve(n) {
+		select {
+		case c.recv <- received{v, size}:
+			c.stats.received.Add(1)
+			return
+		default:
+			c.took(received{n: size})
 		}
+	}
+	if c.stats.dropped.Add(1) == 1 {
+		c.log.Warn("receiver lagging; dropping messages (counted from now on)")
 	}
 }
 

@@ -19,3 +19,7 @@ var (
 	// ErrRemoteLeft: the server says the remote peer left.
 	ErrRemoteLeft = errors.New("remote peer left")
 )
+
+// ErrTooManyConns: an incoming connection was refused by a cap
+// (Config.MaxConnsPerPeer, Config.MaxConns).
+var ErrTooManyConns = errors.New("too many connections")

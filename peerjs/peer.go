@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -21,8 +22,19 @@ import (
 // Config configures a Peer.
 type Config struct {
 	Signaling signaling.Config
-	// API is the pion API for every connection; nil builds one with NewAPI.
+	// API is the pion API for the connections we dial; nil builds one with
+	// NewAPI (UpstreamICE).
 	API *webrtc.API
+	// AcceptAPI is the pion API for the connections we accept; nil builds
+	// one with NewAPI and DownstreamICE.
+	AcceptAPI *webrtc.API
+	// MaxConnsPerPeer caps the incoming data connections one remote peer
+	// may have open or opening at once; 0 means DefaultMaxConnsPerPeer.
+	// An OFFER over the cap is refused before anything is allocated for it.
+	MaxConnsPerPeer int
+	// MaxConns caps all incoming data connections (open or opening); 0
+	// means DefaultMaxConns.
+	MaxConns int
 	// ICEServers; nil means DefaultICEServers (as `new Peer()`), empty means none.
 	ICEServers []webrtc.ICEServer
 	// Serial bounds decoding (largest message, chunked messages in flight).
@@ -31,6 +43,16 @@ type Config struct {
 	OpenTimeout time.Duration
 	// RecvQueue is how many decoded values may wait per connection; 0 means 1024.
 	RecvQueue int
+	// RecvQueueBytes bounds the wire bytes of the values waiting per
+	// connection (a queue of a thousand 3 MB messages would hold gigabytes);
+	// 0 means twice the serialization's MaxMessageSize. A value over the
+	// bound is dropped and counted, like one over RecvQueue.
+	RecvQueueBytes int
+	// RecvQueueTotalBytes bounds the same across all connections of the
+	// peer (one slow owner loop must not let a thousand connections queue
+	// a thousand times the per-connection bound); 0 means 16 ×
+	// RecvQueueBytes, at least 64 MiB.
+	RecvQueueTotalBytes int
 	// OnCall receives media OFFERs (the media layer plugs in here). Nil: calls
 	// are logged and left unanswered, which PeerJS callers see as a call that never connects.
 	OnCall func(MediaOffer)
@@ -45,6 +67,14 @@ type MediaOffer struct {
 	Metadata     json.RawMessage
 }
 
+// Defaults of the incoming connection caps. The pages open one connection
+// to a parent (two during a swap, plus a short guest connection to read a
+// room map); a few more cover reconnects racing the old connection's close.
+const (
+	DefaultMaxConnsPerPeer = 4
+	DefaultMaxConns        = 1024
+)
+
 // acceptQueue bounds opened incoming connections nobody has accepted yet.
 const acceptQueue = 64
 
@@ -56,10 +86,17 @@ type Peer struct {
 	api *webrtc.API
 
 	accepted chan *DataConn
+	accAPI   *webrtc.API
+	// queued is the wire bytes waiting in every connection's receive queue.
+	queued atomic.Int64
 
-	mu    sync.Mutex // guards conns and media
-	conns map[string]map[string]*DataConn
-	media map[string]map[string]*MediaConn
+	mu       sync.Mutex // guards conns, media, incoming and refused
+	conns    map[string]map[string]*DataConn
+	media    map[string]map[string]*MediaConn
+	incoming map[string]int // open or opening incoming data connections by peer
+	nIn      int            // their sum
+	refused  PeerStats
+	logged   map[string]bool // refusal reasons already logged (once each)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -77,13 +114,37 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	if cfg.RecvQueue <= 0 {
 		cfg.RecvQueue = 1024
 	}
+	if cfg.RecvQueueBytes <= 0 {
+		m := cfg.Serial.MaxMessageSize
+		if m <= 0 {
+			m = serial.DefaultMaxMessageSize
+		}
+		cfg.RecvQueueBytes = 2 * m
+	}
+	if cfg.RecvQueueTotalBytes <= 0 {
+		cfg.RecvQueueTotalBytes = max(16*cfg.RecvQueueBytes, 64<<20)
+	}
+	cfg.RecvQueueTotalBytes = max(cfg.RecvQueueTotalBytes, cfg.RecvQueueBytes)
 	if cfg.ICEServers == nil {
 		cfg.ICEServers = DefaultICEServers()
+	}
+	if cfg.MaxConnsPerPeer <= 0 {
+		cfg.MaxConnsPerPeer = DefaultMaxConnsPerPeer
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	api := cfg.API
 	if api == nil {
 		var err error
 		if api, err = NewAPI(APIOptions{Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+	}
+	accAPI := cfg.AcceptAPI
+	if accAPI == nil {
+		var err error
+		if accAPI, err = NewAPI(APIOptions{Logger: cfg.Logger, ICE: DownstreamICE}); err != nil {
 			return nil, err
 		}
 	}
@@ -99,9 +160,12 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 		log:      cfg.Logger.With(zap.String("self", sig.ID())),
 		sig:      sig,
 		api:      api,
+		accAPI:   accAPI,
 		accepted: make(chan *DataConn, acceptQueue),
 		conns:    map[string]map[string]*DataConn{},
 		media:    map[string]map[string]*MediaConn{},
+		incoming: map[string]int{},
+		logged:   map[string]bool{},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
@@ -121,6 +185,55 @@ func (p *Peer) API() *webrtc.API { return p.api }
 // Done is closed when the peer can no longer signal (closed, or a fatal
 // server verdict); established connections may still be up.
 func (p *Peer) Done() <-chan struct{} { return p.sig.Done() }
+
+// PeerStats counts incoming data connections refused by the caps.
+type PeerStats struct {
+	RefusedPerPeer uint64 // over MaxConnsPerPeer
+	RefusedTotal   uint64 // over MaxConns
+	Incoming       int    // open or opening now
+}
+
+// Stats returns the peer's connection counters.
+func (p *Peer) Stats() PeerStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.refused
+	st.Incoming = p.nIn
+	return st
+}
+
+// admit reserves a slot for an incoming connection from peer, or says why
+// not. The slot is released by forget.
+func (p *Peer) admit(peer string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var why string
+	var err error
+	switch {
+	case p.incoming[peer] >= p.cfg.MaxConnsPerPeer:
+		p.refused.RefusedPerPeer++
+		why, err = "per-peer", fmt.Errorf("%w: %d connections from this peer already", ErrTooManyConns, p.incoming[peer])
+		// Logged once per peer: the peer id says who is at it.
+		if !p.logged[why+"/"+peer] && len(p.logged) < 1024 {
+			p.logged[why+"/"+peer] = true
+			p.log.Warn("refusing data connections over the per-peer cap (further ones are only counted)",
+				zap.String("peer", peer), zap.Int("cap", p.cfg.MaxConnsPerPeer))
+		}
+		return err
+	case p.nIn >= p.cfg.MaxConns:
+		p.refused.RefusedTotal++
+		why, err = "total", fmt.Errorf("%w: %d incoming connections", ErrTooManyConns, p.nIn)
+		if !p.logged[why] {
+			p.logged[why] = true
+			p.log.Warn("refusing data connections over the total cap (further ones are only counted)",
+				zap.String("peer", peer), zap.Int("cap", p.cfg.MaxConns))
+		}
+		return err
+	}
+	p.incoming[peer]++
+	p.nIn++
+	return nil
+}
 
 // Accept returns the next incoming data connection, once it is open.
 func (p *Peer) Accept(ctx context.Context) (*DataConn, error) {
@@ -312,8 +425,12 @@ func (p *Peer) accept(peer string, o signaling.OfferPayload) error {
 	if label == "" {
 		label = o.ConnectionID
 	}
+	if err := p.admit(peer); err != nil {
+		return err
+	}
 	c, err := p.newConn(peer, o.ConnectionID, label, o.Serialization, o.Reliable, o.Metadata, false)
 	if err != nil {
+		p.release(peer)
 		return err
 	}
 	c.pc.OnDataChannel(func(dc *webrtc.DataChannel) { c.attach(dc) })
@@ -363,7 +480,11 @@ func (p *Peer) newConn(peer, connID, label, serialization string, reliable bool,
 		return nil, err
 	}
 	dec, _ := serial.New(serialization, p.cfg.Serial)
-	pc, err := p.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.cfg.ICEServers})
+	api := p.api
+	if !originator {
+		api = p.accAPI
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: p.cfg.ICEServers})
 	if err != nil {
 		return nil, fmt.Errorf("%w: new peer connection: %v", ErrNegotiation, err)
 	}
@@ -374,7 +495,7 @@ func (p *Peer) newConn(peer, connID, label, serialization string, reliable bool,
 		pc:     pc,
 		enc:    enc,
 		dec:    dec,
-		recv:   make(chan any, p.cfg.RecvQueue),
+		recv:   make(chan received, p.cfg.RecvQueue),
 		opened: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -398,13 +519,28 @@ func (p *Peer) newConn(peer, connID, label, serialization string, reliable bool,
 
 func (p *Peer) forget(c *DataConn) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if m := p.conns[c.peer]; m != nil && m[c.id] == c {
 		delete(m, c.id)
 		if len(m) == 0 {
 			delete(p.conns, c.peer)
 		}
 	}
+	p.mu.Unlock()
+	if !c.originator {
+		p.release(c.peer)
+	}
+}
+
+// release frees the slot admit reserved.
+func (p *Peer) release(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.incoming[peer] <= 1 {
+		delete(p.incoming, peer)
+	} else {
+		p.incoming[peer]--
+	}
+	p.nIn--
 }
 
 // register files v under peer and connection id, returning what it replaces.

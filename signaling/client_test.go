@@ -155,9 +155,13 @@ func (f *fakeServer) received(t MessageType) []Message {
 	return out
 }
 
+// waitBound bounds every wait for an event: generous, never the expected
+// time; it only turns a hang into a failure.
+const waitBound = 30 * time.Second
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -301,7 +305,7 @@ func TestRoutingEarlyCandidates(t *testing.T) {
 		if m.Type != TypeOffer || m.ConnectionID() != "dc_a" || m.Src != "remote" {
 			t.Fatalf("incoming %+v", m)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitBound):
 		t.Fatal("no OFFER")
 	}
 	eventually(t, "malformed counted", func() bool { return c.Stats().Malformed == 2 })
@@ -313,7 +317,7 @@ func TestRoutingEarlyCandidates(t *testing.T) {
 		if err := json.Unmarshal(m.Payload, &p); err != nil || !strings.Contains(p.Candidate.Candidate, "127.0.0.1") {
 			t.Fatalf("candidate %+v %v", m, err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitBound):
 		t.Fatal("early candidate not delivered to the route")
 	}
 }

@@ -1,10 +1,9 @@
 package tree
 
 import (
+	"hash/maphash"
 	"reflect"
 	"time"
-
-	"github.com/p2plive/p2plive-node/peerjs/binarypack"
 )
 
 // HostConfig configures a Host. Zero values take the defaults noted.
@@ -34,12 +33,23 @@ type HostConfig struct {
 	RateBurst     int
 	DedupeWindow  time.Duration
 	DedupeEntries int
+	// MaxReportNodes, MaxReportDepth, MaxReportBytes and GuestTimeout as
+	// for the relay. The room map's host report keeps within the same
+	// bounds (fitChildren), so the index root, which applies them too,
+	// never refuses our registration.
+	MaxReportNodes, MaxReportDepth, MaxReportBytes int
+	GuestTimeout                                   time.Duration
+	// ReportInterval spaces out room map rebuilds and broadcasts: at most
+	// one per interval, the first change after a quiet interval at once,
+	// the rest from Tick; 0 means 500 ms, negative every change at once.
+	ReportInterval time.Duration
 }
 
 func (c HostConfig) withDefaults() HostConfig {
 	r := RelayConfig{Self: c.Self, Name: c.Name, DedupeWindow: c.DedupeWindow, DedupeEntries: c.DedupeEntries,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst}.withDefaults()
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, ReportInterval: c.ReportInterval, GuestTimeout: c.GuestTimeout}.withDefaults()
 	c.Name, c.DedupeWindow, c.DedupeEntries, c.RateLimit, c.RateBurst = r.Name, r.DedupeWindow, r.DedupeEntries, r.RateLimit, r.RateBurst
+	c.ReportInterval, c.GuestTimeout = r.ReportInterval, r.GuestTimeout
 	return c
 }
 
@@ -76,6 +86,10 @@ func (ChatReceived) isOutput() {}
 // the greeting is the unmodified map, the map has the conference field [11]
 // (false), "not live" is [4, 0], and a stream start is announced with
 // [4, Self] (see HostConfig.NoStreamNotice).
+//
+// The caller calls Tick about every 250 ms (paced room maps, guest
+// deadline). Methods that take no time (Closed, SetName, SetRoomInfo) act at
+// the time of the latest event they know of.
 type Host struct {
 	cfg   HostConfig
 	conns map[ConnID]*connState // incoming: guests and children
@@ -83,7 +97,13 @@ type Host struct {
 	seq   uint64
 
 	rootID  string
-	roomMap RoomMap // rebuilt on every change, never mutated once handed out
+	roomMap RoomMap // rebuilt on every change sent, never mutated once handed out
+
+	lim       reportLimits
+	seed      maphash.Seed // report fingerprints: random per node
+	pace      coalescer    // room map rebuilds and broadcasts
+	rootFirst bool         // order of the pending broadcast (the page's: root first after a report)
+	now       time.Time    // time of the latest event (methods without a time use it)
 
 	streaming bool
 	fed       map[ConnID]time.Time // last media request per child
@@ -91,7 +111,6 @@ type Host struct {
 
 	dedupe *dedupe
 	stats  Stats
-	buf    []byte // packing scratch
 }
 
 // NewHost returns a host with no connections and its initial room map.
@@ -103,6 +122,9 @@ func NewHost(cfg HostConfig) *Host {
 		rootID:  cfg.RootID,
 		fed:     map[ConnID]time.Time{},
 		notLive: map[ConnID]time.Time{},
+		lim:     newReportLimits(cfg.MaxReportNodes, cfg.MaxReportDepth, cfg.MaxReportBytes),
+		seed:    maphash.MakeSeed(),
+		pace:    coalescer{interval: cfg.ReportInterval},
 		dedupe:  newDedupe(cfg.DedupeWindow, cfg.DedupeEntries),
 		stats:   Stats{Rejected: map[Reason]uint64{}},
 	}
@@ -110,7 +132,32 @@ func NewHost(cfg HostConfig) *Host {
 	return h
 }
 
-// RoomMap is the current room map, as last sent.
+// clock advances the host's notion of now (never backwards).
+func (h *Host) clock(now time.Time) {
+	if now.After(h.now) {
+		h.now = now
+	}
+}
+
+// Tick is the host's timer; the caller calls it about every 250 ms. It
+// sends the room map if it changed and was held back by ReportInterval, and
+// closes guests past GuestTimeout (a Reject, First once, then CloseConn).
+func (h *Host) Tick(now time.Time) []Output {
+	h.clock(now)
+	var out []Output
+	h.flushMap(&out)
+	n := len(out)
+	expireGuests(&out, h.conns, h.cfg.GuestTimeout, now, &h.stats)
+	for _, o := range out[n:] {
+		if c, ok := o.(CloseConn); ok {
+			delete(h.fed, c.Conn)
+			delete(h.notLive, c.Conn)
+		}
+	}
+	return out
+}
+
+// RoomMap is the current room map, as last sent (or about to be, from Tick).
 func (h *Host) RoomMap() RoomMap { return h.roomMap }
 
 // Streaming reports whether we have a stream to give.
@@ -143,7 +190,8 @@ func (h *Host) lookup(c ConnID) *connState {
 // unmodified, as the C host page does (A/B hosts set [2] to −1 first; A/B
 // pages read the unmodified map just as well).
 func (h *Host) Opened(c ConnID, peer string, now time.Time) []Output {
-	h.conns[c] = &connState{id: c, peer: peer, role: roleGuest,
+	h.clock(now)
+	h.conns[c] = &connState{id: c, peer: peer, role: roleGuest, opened: now,
 		bucket: newBucket(h.cfg.RateLimit, h.cfg.RateBurst, now)}
 	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
 }
@@ -162,8 +210,8 @@ func (h *Host) Closed(c ConnID) []Output {
 	delete(h.fed, c)
 	delete(h.notLive, c)
 	var out []Output
-	if cs.role == roleChild && h.rebuild() {
-		h.sendMap(&out, false)
+	if cs.role == roleChild {
+		h.changed(&out, false)
 	}
 	return out
 }
@@ -174,6 +222,7 @@ func (h *Host) RootOpened(c ConnID, peer string) []Output {
 	h.root = &connState{id: c, peer: peer, role: roleParent}
 	h.rootID = peer
 	// Like the page, the children learn the new [10] with the next change.
+	// (A pending change goes to everyone from Tick, as it would have.)
 	h.rebuild()
 	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
 }
@@ -192,22 +241,44 @@ func (h *Host) SetName(name string) []Output {
 	if name == "" {
 		name = h.cfg.Self
 	}
+	if name == h.cfg.Name {
+		return nil
+	}
 	h.cfg.Name = name
-	return h.changed()
+	var out []Output
+	h.changed(&out, false)
+	return out
 }
 
 // SetRoomInfo changes the title, summary and cover.
 func (h *Host) SetRoomInfo(title, summary string, cover any) []Output {
+	// An operator's call, not a peer's: comparing the cover (maybe a 1 MiB
+	// data URL) here is cheap enough.
+	if title == h.cfg.Title && summary == h.cfg.Summary && reflect.DeepEqual(cover, h.cfg.Cover) {
+		return nil
+	}
 	h.cfg.Title, h.cfg.Summary, h.cfg.Cover = title, summary, cover
-	return h.changed()
+	var out []Output
+	h.changed(&out, false)
+	return out
 }
 
-func (h *Host) changed() []Output {
-	var out []Output
-	if h.rebuild() {
-		h.sendMap(&out, false)
+// changed notes that the room map must be rebuilt and sent, and does it now
+// if the interval allows (otherwise Tick will). rootFirst is the page's
+// order: after a report the index root first, after other changes last.
+func (h *Host) changed(out *[]Output, rootFirst bool) {
+	h.pace.mark()
+	h.rootFirst = rootFirst
+	h.flushMap(out)
+}
+
+// flushMap rebuilds and sends the room map if it changed and may go now.
+func (h *Host) flushMap(out *[]Output) {
+	if !h.pace.due(h.now) {
+		return
 	}
-	return out
+	h.rebuild()
+	h.sendMap(out, h.rootFirst)
 }
 
 // SetStreaming tells the host whether it has a stream. When one starts
@@ -215,6 +286,7 @@ func (h *Host) changed() []Output {
 // request, and, as C hosts do, the notice [4, Self], which makes C relays
 // ask for the new stream for their own children.
 func (h *Host) SetStreaming(on bool, now time.Time) []Output {
+	h.clock(now)
 	h.streaming = on
 	clear(h.fed)
 	clear(h.notLive)
@@ -241,6 +313,7 @@ func (h *Host) Chat(name, text string, image any, now time.Time) []Output {
 	if text == "" && (image == nil || image == "") {
 		return nil
 	}
+	h.clock(now)
 	msg := []any{int64(TypeChat), h.cfg.Self, name, text, image, ""}
 	h.dedupe.firstTime(chatKey(msg), now) // so it is not flooded again if it comes back
 	var out []Output
@@ -267,6 +340,7 @@ func (h *Host) Receive(c ConnID, v any, now time.Time) []Output {
 	if cs == nil {
 		return nil
 	}
+	h.clock(now)
 	if cs == h.root {
 		// The index root sends its room list; the host page ignores it.
 		cs.stats.Accepted++
@@ -343,23 +417,22 @@ func (h *Host) onReport(out *[]Output, cs *connState, rep Report, now time.Time)
 		h.reject(out, cs, RejectImpostor, "report [4]="+clip(rep.ID())+" on the connection of "+cs.peer)
 		return
 	}
-	limit := searchLimit
-	for _, c := range rep.Children() {
-		if c.ID == h.cfg.Self || c.Report.contains(h.cfg.Self, &limit) {
-			h.reject(out, cs, RejectCycle, "our own id is in the child's subtree")
-			return
-		}
-	}
-	// The report goes into the map everybody gets: one value that does not
-	// pack (JS sends ±Infinity and NaN, we cannot) or a nesting too deep
-	// would make the map unsendable for the whole room. Check it at the depth
-	// it will have in the index root's room list (list, map, our report).
-	var err error
-	if h.buf, err = binarypack.AppendPack(h.buf[:0], []any{[]any{[]any{[]any(rep)}}}); err != nil {
-		h.reject(out, cs, RejectMalformed, "report does not pack: "+err.Error())
+	// One walk: bounds, cycle (we in the subtree), packability. The report
+	// goes into the map everybody gets: one value that does not pack (JS
+	// sends ±Infinity and NaN, we cannot) would make the map unsendable
+	// for the whole room; the depth bound keeps it packable inside the
+	// index root's room list.
+	w := newWalker(h.seed, h.lim, h.cfg.Self)
+	cost, ok := w.walkReport(rep)
+	if !ok {
+		h.reject(out, cs, w.why, w.detail)
 		return
 	}
 	first := cs.role == roleGuest
+	if !first && cost.sum == cs.cost.sum {
+		cs.stats.Accepted++ // the same report again: nothing changed
+		return
+	}
 	if first && h.cfg.MaxChildren > 0 && len(h.sortedChildren()) >= h.cfg.MaxChildren {
 		h.reject(out, cs, RejectTooManyChildren, "")
 		*out = append(*out, CloseConn{Conn: cs.id, Reason: RejectTooManyChildren})
@@ -382,13 +455,12 @@ func (h *Host) onReport(out *[]Output, cs *connState, rep Report, now time.Time)
 	cs.role = roleChild
 	cs.name = rep.Name()
 	cs.report = rep
+	cs.cost = cost
 	if first && h.streaming {
 		// The host page calls a child with its stream on its first report.
 		*out = append(*out, h.feed(cs, MediaJoined, now))
 	}
-	if h.rebuild() {
-		h.sendMap(out, true)
-	}
+	h.changed(out, true)
 }
 
 func (h *Host) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
@@ -423,11 +495,13 @@ func (h *Host) feed(cs *connState, why MediaReason, now time.Time) Output {
 	return MediaRequest{To: cs.id, Peer: cs.peer, Reason: why}
 }
 
-// rebuild makes the room map from scratch and reports whether it changed.
-// The pages rebuild on every report and re-send even an unchanged map; we
-// send only changes (a map carries the whole tree and maybe a 1 MiB cover).
-func (h *Host) rebuild() bool {
-	rep := BuildReport(h.cfg.Self, h.cfg.Name, h.Children())
+// rebuild makes the room map from scratch. The pages rebuild on every
+// report and re-send even an unchanged map; we rebuild and send only on a
+// change (a map carries the whole tree and maybe a 1 MiB cover), and at most
+// once per ReportInterval. The host report keeps within the report bounds
+// (fitChildren): the index root refuses a larger one.
+func (h *Host) rebuild() {
+	rep := BuildReport(h.cfg.Self, h.cfg.Name, fitChildren(h.sortedChildren(), h.cfg.Self, h.cfg.Name, h.lim))
 	rep[1] = int64(MarkRoomMap) // the host's own report carries mark 1
 	limit := searchLimit
 	members := memberIDs(rep, nil, &limit)
@@ -435,11 +509,7 @@ func (h *Host) rebuild() bool {
 	m := RoomMap{int64(TypeTree), int64(MarkRoomMap), members, int64(h.cfg.RoomType),
 		h.cfg.Title, h.cfg.Summary, h.cfg.Cover, h.cfg.Self, h.cfg.Name, rep, h.rootID,
 		false} // [11] conference: off (C); A/B pages ignore it
-	if h.roomMap != nil && reflect.DeepEqual(m, h.roomMap) {
-		return false
-	}
 	h.roomMap = m
-	return true
 }
 
 // memberIDs lists the ids in a report's subtree as the pages' room map does:

@@ -43,6 +43,14 @@ func (g *hostRig) from(peer string, msg any) []Output {
 	return g.h.Receive(ConnID(peer+"/dc"), msg, g.now)
 }
 
+// later moves the clock past ReportInterval with a Tick (node's timer), so
+// that the next change goes out at once; it returns what the Tick sent
+// (changes held back until then).
+func (g *hostRig) later() []Output {
+	g.now = g.now.Add(DefaultReportInterval)
+	return g.h.Tick(g.now)
+}
+
 func (g *hostRig) root() []Output { return g.h.RootOpened("root/dc", testRoot) }
 
 // child opens peer's connection and has it report an empty subtree.
@@ -153,7 +161,8 @@ func TestHostReports(t *testing.T) {
 				t.Fatalf("repeated report: %v", out)
 			}
 			// Subtrees: members list each level's ids, then each subtree.
-			g.from("A", repA)
+			g.from("A", repA) // within ReportInterval of the last map: held back
+			g.now = g.now.Add(DefaultReportInterval)
 			g.open("B")
 			out = g.from("B", repB)
 			if !reflect.DeepEqual([]any(g.h.RoomMap()), mapAB) {
@@ -371,7 +380,10 @@ func TestHostRefresh(t *testing.T) {
 func TestHostCloseAndRoot(t *testing.T) {
 	g := newHostRig(t, HostConfig{})
 	g.child("A")
-	g.child("B")
+	g.child("B") // within ReportInterval of A: the map with B goes out from Tick
+	if got := sendList(g.later()); len(got) != 2 || got[0].To != "A/dc" || got[1].To != "B/dc" {
+		t.Fatalf("held-back map: %v", got)
+	}
 	g.open("G")
 	// The root connection gets the map, [10] set to its id, on open.
 	out := g.h.RootOpened("root/dc", "the-root")
@@ -389,6 +401,7 @@ func TestHostCloseAndRoot(t *testing.T) {
 	}
 	// A child leaving: the map shrinks; children first, then the root.
 	wantA := withField(hostMapOf([]any{"A"}, "A", "A-name", leaf("A")), mapRootID, "the-root")
+	g.later()
 	if got := sendList(g.h.Closed("B/dc")); !reflect.DeepEqual(got, []sent{{"A/dc", wantA}, {"root/dc", wantA}}) {
 		t.Fatalf("after B left: %v", got)
 	}
@@ -396,6 +409,7 @@ func TestHostCloseAndRoot(t *testing.T) {
 		t.Fatalf("second close: %v", out)
 	}
 	// Name and room info changes go out the same way; no-op changes don't.
+	g.later()
 	out = g.h.SetName("Hana")
 	if got := sendList(out); len(got) != 2 || got[1].To != "root/dc" || str(got[0].Msg.([]any), mapHostName) != "Hana" {
 		t.Fatalf("rename %v", got)
@@ -403,6 +417,7 @@ func TestHostCloseAndRoot(t *testing.T) {
 	if out := g.h.SetName("Hana"); out != nil {
 		t.Fatalf("same name: %v", out)
 	}
+	g.later()
 	out = g.h.SetRoomInfo("T2", "S2", "data:image/png;base64,AA")
 	if m := g.h.RoomMap(); len(sendList(out)) != 2 || m.Title() != "T2" || m[6] != "data:image/png;base64,AA" || m.HostReport().Name() != "Hana" {
 		t.Fatalf("modify %v", out)
@@ -411,6 +426,7 @@ func TestHostCloseAndRoot(t *testing.T) {
 	if out := g.h.Closed("root/dc"); out != nil {
 		t.Fatalf("root close: %v", out)
 	}
+	g.later()
 	if got := sendList(g.h.Closed("A/dc")); len(got) != 0 {
 		t.Fatalf("after A left: %v", got)
 	}
@@ -466,8 +482,7 @@ func TestHostLimits(t *testing.T) {
 		}
 	})
 	t.Run("deep report", func(t *testing.T) {
-		// As deep as BinaryPack goes, minus the levels the report gets
-		// inside the root's room list, is fine; one more level is not.
+		// deep(n) nests n+2 deep: n wrappers, the leaf, the leaf's [3].
 		deep := func(levels int) []any {
 			rep := leaf("X")
 			for range levels {
@@ -476,20 +491,47 @@ func TestHostLimits(t *testing.T) {
 			rep[4] = "A"
 			return rep
 		}
-		g := newHostRig(t, HostConfig{})
-		g.open("A")
-		n := binarypack.MaxDepth - 5 // list, map, our report, the report, its innermost []
-		if rs := rejects(g.from("A", deep(n))); len(rs) != 0 {
-			t.Fatalf("deep report: %v", rs)
-		}
-		if mems, _ := g.h.RoomMap().Members(); len(mems) != n+2 {
-			t.Fatalf("%d members", len(mems))
-		}
-		if _, err := binarypack.Pack([]any{[]any(g.h.RoomMap())}); err != nil {
-			t.Fatalf("room list does not pack: %v", err)
-		}
-		if rs := rejects(g.from("A", deep(n+1))); !reflect.DeepEqual(rs, []Reason{RejectMalformed}) {
-			t.Fatalf("too deep a report: %v", rs)
+		for _, tc := range []struct {
+			name  string
+			depth int // MaxReportDepth
+			max   int // the deepest report accepted, nested max deep
+		}{
+			{"default", 0, DefaultMaxReportDepth},
+			// Set higher than BinaryPack allows, it is capped so that the
+			// map still packs inside the index root's room list.
+			{"capped", 1 << 20, maxNesting},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				g := newHostRig(t, HostConfig{MaxReportDepth: tc.depth})
+				g.open("A")
+				// One level less than the bound: it fits in our map whole.
+				n := tc.max - 3
+				if rs := rejects(g.from("A", deep(n))); len(rs) != 0 {
+					t.Fatalf("deep report: %v", rs)
+				}
+				if mems, _ := g.h.RoomMap().Members(); len(mems) != n+2 {
+					t.Fatalf("%d members", len(mems))
+				}
+				if _, err := binarypack.Pack([]any{[]any(g.h.RoomMap())}); err != nil {
+					t.Fatalf("room list does not pack: %v", err)
+				}
+				// At the bound: accepted, but our own report would be one
+				// deeper, so the child is cut to a leaf in the map.
+				g.later()
+				if rs := rejects(g.from("A", deep(n+1))); len(rs) != 0 {
+					t.Fatalf("report at the bound: %v", rs)
+				}
+				if mems, _ := g.h.RoomMap().Members(); len(mems) != 2 {
+					t.Fatalf("%d members, want A cut to a leaf", len(mems))
+				}
+				// Over the bound: refused, the previous report stays.
+				if rs := rejects(g.from("A", deep(n+2))); !reflect.DeepEqual(rs, []Reason{RejectReportTooDeep}) {
+					t.Fatalf("too deep a report: %v", rs)
+				}
+				if kids := g.h.Children(); len(kids) != 1 || len(kids[0].Report) != 10 {
+					t.Fatalf("previous report lost: %v", kids)
+				}
+			})
 		}
 	})
 }
@@ -503,7 +545,9 @@ func TestReplayHostCaptures(t *testing.T) {
 	for _, gen := range []string{"C", "A"} {
 		t.Run(gen, func(t *testing.T) {
 			ids := caps.IDs[gen]
-			cfg := HostConfig{Self: ids["host"], Title: "Test room", Summary: "hello", Cover: "", RootID: ids["root"]}
+			// The replay's clock runs 10 s a message; the capture's guests
+			// (auto-join probes) lived for less than a second of it.
+			cfg := HostConfig{Self: ids["host"], Title: "Test room", Summary: "hello", Cover: "", RootID: ids["root"], GuestTimeout: time.Hour}
 			if gen == "C" {
 				cfg.Name = "undefined_Name" // what C's getMyName() gives with an empty name box
 			} else {
@@ -539,6 +583,7 @@ func TestReplayHostCaptures(t *testing.T) {
 					continue
 				}
 				now = now.Add(10 * time.Second) // past every window
+				take(h.Tick(now))               // as node does, every 250 ms
 				v := decodeHex(t, m.Hex)
 				a, _ := v.([]any)
 				// What the people at the pages did, where no received message says so.

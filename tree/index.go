@@ -1,6 +1,10 @@
 package tree
 
-import "time"
+import (
+	"hash/maphash"
+	"strconv"
+	"time"
+)
 
 // IndexConfig configures an Index. Zero values take the defaults noted.
 type IndexConfig struct {
@@ -13,6 +17,14 @@ type IndexConfig struct {
 	// RateLimit and RateBurst per connection, as for the relay.
 	RateLimit float64
 	RateBurst int
+	// MaxReportNodes, MaxReportDepth and MaxReportBytes bound a registered
+	// room map as they bound a report at a relay (0: 2000, 64, 512 KiB):
+	// its host report [9] in nodes, nesting and size, its member list [2]
+	// in ids and size, and everything else but the cover [6] (a data URL
+	// of up to 1 MiB, bounded by the message size) in size. The list goes
+	// to every index page on each change: without bounds one registration
+	// would be the amplification that a report is at a relay.
+	MaxReportNodes, MaxReportDepth, MaxReportBytes int
 }
 
 // Index is the index root's logic: the room list the index pages show. Like
@@ -25,6 +37,8 @@ type Index struct {
 	conns map[ConnID]*indexConn
 	rooms []*room // in registration order
 	seq   uint64
+	lim   reportLimits
+	seed  maphash.Seed
 	stats Stats
 }
 
@@ -53,7 +67,8 @@ func NewIndex(cfg IndexConfig) *Index {
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = 500
 	}
-	return &Index{cfg: cfg, conns: map[ConnID]*indexConn{}, stats: Stats{Rejected: map[Reason]uint64{}}}
+	return &Index{cfg: cfg, conns: map[ConnID]*indexConn{}, stats: Stats{Rejected: map[Reason]uint64{}},
+		lim: newReportLimits(cfg.MaxReportNodes, cfg.MaxReportDepth, cfg.MaxReportBytes), seed: maphash.MakeSeed()}
 }
 
 // List is the room list as sent: a bare array of room maps.
@@ -142,6 +157,10 @@ func (x *Index) Receive(c ConnID, v any, now time.Time) []Output {
 		x.reject(&out, cs, RejectNotHost, "room map [7]="+clip(m.HostID())+" from "+cs.peer)
 		return out
 	}
+	if why, detail := x.checkMap(m); why != RejectUnknown {
+		x.reject(&out, cs, why, detail)
+		return out
+	}
 	cs.stats.Accepted++
 	ic.host = true
 	found := false
@@ -159,6 +178,34 @@ func (x *Index) Receive(c ConnID, v any, now time.Time) []Output {
 		x.rooms = append(x.rooms, &room{host: c, m: m})
 	}
 	return append(out, x.broadcast()...)
+}
+
+// checkMap applies the report bounds to a room map; RejectUnknown means it
+// is within them. Each walk stops at its first fault.
+func (x *Index) checkMap(m RoomMap) (Reason, string) {
+	if rep, ok := at(m, mapReport).([]any); ok {
+		// Measured as at a relay, from [9] itself: a Go host fits [9]
+		// into the same bounds (fitChildren), so it is never refused.
+		w := newWalker(x.seed, x.lim)
+		if _, ok := w.walkReport(rep); !ok {
+			return w.why, "host report: " + w.detail
+		}
+	}
+	if mems, ok := at(m, mapMembers).([]any); ok && len(mems) > x.lim.nodes+1 {
+		return RejectReportTooBig, "member list of " + strconv.Itoa(len(mems)) + " ids"
+	}
+	// The rest, as plain values (the member list included), within one
+	// more MaxReportBytes; the cover is left to the message size.
+	w := newWalker(x.seed, x.lim)
+	for i, v := range m {
+		if i == mapReport || i == 6 {
+			continue
+		}
+		if !w.value(v, 2) {
+			return w.why, "room map: " + w.detail
+		}
+	}
+	return RejectUnknown, ""
 }
 
 // broadcast sends the list to every connection that is not a room host.

@@ -147,41 +147,6 @@ func (r Report) Children() []Child {
 	return out
 }
 
-// contains reports whether id appears anywhere in the report's subtree
-// (including the reporter itself), searching at most limit nodes.
-func (r Report) contains(id string, limit *int) bool {
-	if *limit <= 0 {
-		return false
-	}
-	*limit--
-	if r.ID() == id {
-		return true
-	}
-	for _, c := range r.Children() {
-		if c.ID == id || c.Report.contains(id, limit) {
-			return true
-		}
-	}
-	return false
-}
-
-// Size is the number of nodes in the subtree (the reporter included).
-func (r Report) size(limit *int) int {
-	if *limit <= 0 {
-		return 0
-	}
-	*limit--
-	n := 1
-	for _, c := range r.Children() {
-		if len(c.Report) > 0 {
-			n += c.Report.size(limit)
-		} else {
-			n++
-		}
-	}
-	return n
-}
-
 // BuildReport makes our own report: [1, 0, count, [], id, name, [], triples...].
 func BuildReport(id, name string, children []Child) []any {
 	out := make([]any, 0, repFirstChild+3*len(children))

@@ -67,10 +67,15 @@ const (
 	RejectUnexpected             // a type or direction the protocol does not allow
 	RejectTooManyChildren        // over --max-children
 	RejectNotHost                // index: a room map whose host is not the sender
+	RejectReportTooBig           // a report (or registered room map) over MaxReportNodes or MaxReportBytes
+	RejectReportTooDeep          // a report nested deeper than MaxReportDepth
+	RejectUpstreamShare          // a child's message over its share of what we may send up
+	RejectGuestTimeout           // a connection that did not report within GuestTimeout (closed)
 )
 
 var reasonNames = []string{"unknown", "malformed", "rate", "duplicate", "impostor", "cycle",
-	"not-child", "from-below", "unexpected", "too-many-children", "not-host"}
+	"not-child", "from-below", "unexpected", "too-many-children", "not-host",
+	"report-too-big", "report-too-deep", "upstream-share", "guest-timeout"}
 
 func (r Reason) String() string {
 	if int(r) >= 0 && int(r) < len(reasonNames) {

@@ -1,8 +1,8 @@
 package tree
 
 import (
+	"hash/maphash"
 	"maps"
-	"reflect"
 	"time"
 )
 
@@ -26,6 +26,20 @@ type RelayConfig struct {
 	// saved up; 0 means 50/s and 500. Negative disables the limit.
 	RateLimit float64
 	RateBurst int
+	// MaxReportNodes, MaxReportDepth and MaxReportBytes bound what a
+	// child's report may claim: nodes in its subtree (the child included),
+	// nesting of arrays (the report is level 1, a leaf report 2) and its
+	// estimated packed size; 0 means 2000, 64 and 512 KiB. A report over a
+	// bound is refused and the child's previous report stays. Our own
+	// report keeps within the same bounds (see fitChildren).
+	MaxReportNodes, MaxReportDepth, MaxReportBytes int
+	// ReportInterval spaces out our report to the parent: at most one per
+	// interval, the first change after a quiet interval at once, the rest
+	// by Tick; 0 means 500 ms, negative sends every change at once.
+	ReportInterval time.Duration
+	// GuestTimeout closes an incoming connection that has not reported
+	// this long after Opened (Tick); 0 means 30 s, negative never.
+	GuestTimeout time.Duration
 }
 
 func (c RelayConfig) withDefaults() RelayConfig {
@@ -44,11 +58,17 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	if c.RateBurst <= 0 {
 		c.RateBurst = 500
 	}
+	if c.ReportInterval == 0 {
+		c.ReportInterval = DefaultReportInterval
+	}
+	if c.GuestTimeout == 0 {
+		c.GuestTimeout = DefaultGuestTimeout
+	}
 	return c
 }
 
-// searchLimit bounds how many nodes of a report we walk (cycle check, sizes):
-// reports are nested arrays of arbitrary depth from an untrusted peer.
+// searchLimit bounds how many nodes of a room map from upstream we walk
+// (member lists, parent choice): maps are nested arrays from a peer.
 const searchLimit = 100000
 
 // refreshRetry is how long we wait before asking upstream again for the
@@ -70,7 +90,10 @@ type connState struct {
 	joined uint64 // join order of children
 	name   string
 	report Report
+	cost   reportCost // of report: bounds, fingerprint
+	opened time.Time  // for the guest deadline
 	bucket bucket
+	share  bucket          // this child's share of the upstream reserve
 	logged map[Reason]bool // reasons already reported as first
 	stats  ConnStats
 }
@@ -85,6 +108,10 @@ type ConnStats struct {
 // children are, what we forward where, what we report up. It does no I/O:
 // every method returns the Outputs for the caller to carry out, in order.
 // It is not safe for concurrent use; one goroutine owns it.
+//
+// The caller calls Tick about every 250 ms (paced reports, guest deadline).
+// Methods that take no time (Closed, SetName) act at the time of the latest
+// event they know of (Receive, Opened, ParentOpened, Tick).
 type Relay struct {
 	cfg    RelayConfig
 	parent *connState
@@ -93,7 +120,11 @@ type Relay struct {
 
 	roomMap     RoomMap // last authoritative map from the parent
 	provisional RoomMap // last greeting (A/B −1 members, C −1 mark), until a real map arrives
-	lastReport  []any   // last report sent up
+
+	lim    reportLimits
+	seed   maphash.Seed // report fingerprints: random per node
+	report coalescer    // our report to the parent
+	up     upstream     // what we may send to the parent, shared among children
 
 	hasStream bool
 	waiting   map[ConnID]bool // children that asked (type 4) while we had no stream
@@ -107,7 +138,7 @@ type Relay struct {
 	sentUp []heldMsg
 
 	dedupe *dedupe
-	at     time.Time // time of the event being handled
+	at     time.Time // time of the latest event (methods without a time use it)
 	stats  Stats
 }
 
@@ -139,8 +170,19 @@ func NewRelay(cfg RelayConfig) *Relay {
 		cfg:     cfg,
 		conns:   map[ConnID]*connState{},
 		waiting: map[ConnID]bool{},
+		lim:     newReportLimits(cfg.MaxReportNodes, cfg.MaxReportDepth, cfg.MaxReportBytes),
+		seed:    maphash.MakeSeed(),
+		report:  coalescer{interval: cfg.ReportInterval},
+		up:      newUpstream(cfg.RateLimit, cfg.RateBurst, time.Time{}),
 		dedupe:  newDedupe(cfg.DedupeWindow, cfg.DedupeEntries),
 		stats:   Stats{Rejected: map[Reason]uint64{}},
+	}
+}
+
+// clock advances the relay's notion of now (never backwards).
+func (r *Relay) clock(now time.Time) {
+	if now.After(r.at) {
+		r.at = now
 	}
 }
 
@@ -191,8 +233,11 @@ func (r *Relay) Children() []Child {
 	return out
 }
 
-// Report is our current report.
-func (r *Relay) Report() []any { return BuildReport(r.cfg.Self, r.cfg.Name, r.Children()) }
+// Report is our current report as we send it: the children's reports, cut
+// to fit the report bounds if they must be (fitChildren).
+func (r *Relay) Report() []any {
+	return BuildReport(r.cfg.Self, r.cfg.Name, fitChildren(r.sortedConns(roleChild), r.cfg.Self, r.cfg.Name, r.lim))
+}
 
 func (r *Relay) lookup(c ConnID) *connState {
 	if r.parent != nil && r.parent.id == c {
@@ -203,11 +248,16 @@ func (r *Relay) lookup(c ConnID) *connState {
 
 // ParentOpened records the connection to our parent and sends our report.
 func (r *Relay) ParentOpened(c ConnID, peer string, now time.Time) []Output {
+	r.clock(now)
 	r.parent = &connState{id: c, peer: peer, role: roleParent}
-	r.lastReport = nil
 	r.sentUp = nil
 	var out []Output
+	// A new parent needs our report at once, whatever we sent the last one,
+	// and the first change after it (a child that joins as we do) too: this
+	// send is ours, paced by how often we join, not by our children.
+	r.report.reset()
 	r.reportUp(&out)
+	r.report.reset()
 	for _, h := range r.upHeld {
 		if now.Sub(h.at) <= upHeldAge {
 			out = append(out, Send{To: c, Msg: h.msg})
@@ -218,7 +268,7 @@ func (r *Relay) ParentOpened(c ConnID, peer string, now time.Time) []Output {
 	}
 	r.upHeld = nil
 	if len(r.waiting) > 0 {
-		out = append(out, Send{To: c, Msg: []any{int64(TypeRefresh), r.cfg.Self}})
+		r.sendUpForced(&out, []any{int64(TypeRefresh), r.cfg.Self})
 		r.askedUp = now
 	}
 	return out
@@ -259,8 +309,9 @@ func (r *Relay) ParentLost(c ConnID, lastAlive time.Time) []Output {
 // Opened records a new incoming connection and greets it with a copy of the
 // room map, as every page does on `open`.
 func (r *Relay) Opened(c ConnID, peer string, now time.Time) []Output {
+	r.clock(now)
 	r.seq++
-	r.conns[c] = &connState{id: c, peer: peer, role: roleGuest, joined: r.seq,
+	r.conns[c] = &connState{id: c, peer: peer, role: roleGuest, joined: r.seq, opened: now,
 		bucket: newBucket(r.cfg.RateLimit, r.cfg.RateBurst, now)}
 	m := r.roomMap
 	if m == nil {
@@ -289,9 +340,27 @@ func (r *Relay) Closed(c ConnID) []Output {
 
 // SetName changes our display name and re-reports.
 func (r *Relay) SetName(name string) []Output {
+	if name == "" {
+		name = r.cfg.Self
+	}
+	if name == r.cfg.Name {
+		return nil
+	}
 	r.cfg.Name = name
 	var out []Output
 	r.reportUp(&out)
+	return out
+}
+
+// Tick is the relay's timer; the caller calls it about every 250 ms. It
+// sends our report if it changed and was held back by ReportInterval, and
+// closes guests past GuestTimeout (a Reject, First once, then CloseConn):
+// a connection that only reads the room map is not meant to stay.
+func (r *Relay) Tick(now time.Time) []Output {
+	r.clock(now)
+	var out []Output
+	r.flushReport(&out)
+	expireGuests(&out, r.conns, r.cfg.GuestTimeout, now, &r.stats)
 	return out
 }
 
@@ -320,7 +389,7 @@ func (r *Relay) Receive(c ConnID, v any, now time.Time) []Output {
 	if cs == nil {
 		return nil
 	}
-	r.at = now
+	r.clock(now)
 	var out []Output
 	if cs.role != roleParent && !cs.bucket.allow(now) {
 		r.reject(&out, cs, RejectRate, "")
@@ -366,6 +435,13 @@ func (r *Relay) flood(out *[]Output, from *connState, a []any, key any, msg []an
 		return
 	}
 	if !r.firstTime(out, from, key) {
+		return
+	}
+	if from.role == roleChild && !r.up.admit(from, r.countRole(roleChild), r.at) {
+		// Dropped, not only kept from the parent: passed down alone it
+		// would reach part of the tree, and siblings would pay for the
+		// flood they cannot see the end of. The flooder pays alone.
+		r.reject(out, from, RejectUpstreamShare, "")
 		return
 	}
 	from.stats.Accepted++
@@ -428,21 +504,22 @@ func (r *Relay) onReport(out *[]Output, cs *connState, rep Report) {
 		r.reject(out, cs, RejectImpostor, "report [4]="+clip(rep.ID())+" on the connection of "+cs.peer)
 		return
 	}
-	limit := searchLimit
-	for _, c := range rep.Children() {
-		if c.ID == r.cfg.Self || c.Report.contains(r.cfg.Self, &limit) {
-			r.reject(out, cs, RejectCycle, "our own id is in the child's subtree")
-			return
-		}
-	}
+	parent := ""
 	if r.parent != nil {
-		limit = searchLimit
-		if rep.contains(r.parent.peer, &limit) {
-			r.reject(out, cs, RejectCycle, "our parent is in the child's subtree")
-			return
-		}
+		parent = r.parent.peer
+	}
+	// One walk: bounds, cycle (we or our parent in the subtree), packability.
+	w := newWalker(r.seed, r.lim, r.cfg.Self, parent)
+	cost, ok := w.walkReport(rep)
+	if !ok {
+		r.reject(out, cs, w.why, w.detail)
+		return
 	}
 	first := cs.role == roleGuest
+	if !first && cost.sum == cs.cost.sum {
+		cs.stats.Accepted++ // the same report again: nothing changed
+		return
+	}
 	if first && r.cfg.MaxChildren > 0 && r.countRole(roleChild) >= r.cfg.MaxChildren {
 		r.reject(out, cs, RejectTooManyChildren, "")
 		*out = append(*out, CloseConn{Conn: cs.id, Reason: RejectTooManyChildren})
@@ -452,6 +529,7 @@ func (r *Relay) onReport(out *[]Output, cs *connState, rep Report) {
 	cs.role = roleChild
 	cs.name = rep.Name()
 	cs.report = rep
+	cs.cost = cost
 	if first {
 		// The seam for media: the pages call a child on its first report.
 		*out = append(*out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaJoined})
@@ -459,17 +537,27 @@ func (r *Relay) onReport(out *[]Output, cs *connState, rep Report) {
 	r.reportUp(out)
 }
 
-// reportUp sends our report to the parent if it changed.
+// reportUp notes that our report changed and sends it if the interval
+// allows; otherwise Tick will.
 func (r *Relay) reportUp(out *[]Output) {
-	if r.parent == nil {
+	r.report.mark()
+	r.flushReport(out)
+}
+
+// flushReport sends our report if it changed and may go now. Without a
+// parent it stays pending: ParentOpened sends it.
+func (r *Relay) flushReport(out *[]Output) {
+	if r.parent == nil || !r.report.due(r.at) {
 		return
 	}
-	rep := r.Report()
-	if r.lastReport != nil && reflect.DeepEqual(rep, r.lastReport) {
-		return
-	}
-	r.lastReport = rep
-	*out = append(*out, Send{To: r.parent.id, Msg: rep})
+	r.sendUpForced(out, r.Report())
+}
+
+// sendUpForced sends what may not be refused (our report, type 4) to the
+// parent, counted against the upstream budget.
+func (r *Relay) sendUpForced(out *[]Output, msg []any) {
+	r.up.force(r.at)
+	*out = append(*out, Send{To: r.parent.id, Msg: msg})
 }
 
 func (r *Relay) onLend(out *[]Output, cs *connState) {
@@ -499,7 +587,8 @@ func (r *Relay) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) 
 		}
 		// [4, id] from the parent (C): a new upstream stream. Ask for it;
 		// children are re-fed by us when it arrives, not told to ask.
-		*out = append(*out, Send{To: cs.id, Msg: []any{int64(TypeRefresh), r.cfg.Self}}, UpstreamChanged{})
+		r.sendUpForced(out, []any{int64(TypeRefresh), r.cfg.Self})
+		*out = append(*out, UpstreamChanged{})
 		r.askedUp = now
 		return
 	}
@@ -514,7 +603,7 @@ func (r *Relay) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) 
 	}
 	r.waiting[cs.id] = true
 	if r.parent != nil && (r.askedUp.IsZero() || now.Sub(r.askedUp) >= refreshRetry) {
-		*out = append(*out, Send{To: r.parent.id, Msg: []any{int64(TypeRefresh), r.cfg.Self}})
+		r.sendUpForced(out, []any{int64(TypeRefresh), r.cfg.Self})
 		r.askedUp = now
 	}
 }
@@ -539,6 +628,10 @@ func (r *Relay) onFive(out *[]Output, cs *connState, a []any) {
 		}
 	case cs.role == roleChild && up:
 		if !r.firstTime(out, cs, a) {
+			return
+		}
+		if !r.up.admit(cs, r.countRole(roleChild), r.at) {
+			r.reject(out, cs, RejectUpstreamShare, "")
 			return
 		}
 		cs.stats.Accepted++

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/p2plive/p2plive-node/internal/bench"
 	"github.com/p2plive/p2plive-node/internal/rig"
@@ -33,8 +35,14 @@ testdata/web, so run it from the repository; scripts/bench builds it and runs
 it in a loopback-only network namespace. --server, --key and --ice are not
 used; the relay logs at warn. --log-level, if given, is the level of the
 benchmark's own nodes (default error).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateBench(cmd.Flags(), &cfg); err != nil {
+				return err
+			}
+			if relayBin == "" && given(cmd.Flags(), "relay-bin") {
+				return badValue(cmd.Flags(), "relay-bin", "must not be empty (leave it out to run this binary)")
+			}
 			if relayBin == "" {
 				exe, err := os.Executable()
 				if err != nil {
@@ -48,9 +56,9 @@ benchmark's own nodes (default error).`,
 			if cmd.Flags().Changed("log-level") {
 				level = cf.logLevel
 			}
-			log, err := newLogger(level, "console")
+			log, err := newLogger(cmd.Flags(), level, "console")
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			cfg.Logger = log
 			if cfg.CPUProfileDir != "" {
@@ -84,4 +92,57 @@ benchmark's own nodes (default error).`,
 	f.StringVar(&cfg.CPUProfileDir, "relay-cpuprofile", "", "directory for a CPU profile of each Go relay (relay-<source>-<N>.prof)")
 	f.StringVar(&relayBin, "relay-bin", "", "p2plive-node binary to run as the Go relay (default: this one)")
 	return cmd
+}
+
+// Upper bounds of internal/bench (Config.defaults), repeated so that a
+// value over them is refused as bad input (exit 2) here, before the
+// benchmark starts, rather than as a failed run (exit 1).
+const (
+	benchMaxChildren     = 1000
+	benchMaxWindow       = 2 * time.Minute
+	benchMaxHealRuns     = 50
+	benchMaxVideoBitrate = 20_000_000
+)
+
+// validateBench refuses what bench.Config would quietly replace by its
+// default (a zero or negative count or duration) or reject only as a
+// failed run (an unknown part, a value over its bounds).
+func validateBench(fs *pflag.FlagSet, cfg *bench.Config) error {
+	if len(cfg.Parts) == 0 {
+		return usageError{fmt.Errorf("%s: empty list (want some of %s)", flagLabel(fs, "parts"), strings.Join(bench.AllParts, ","))}
+	}
+	for _, p := range cfg.Parts {
+		if !slices.Contains(bench.AllParts, p) {
+			return usageError{fmt.Errorf("%s: unknown part %q (want some of %s)", flagLabel(fs, "parts"), p, strings.Join(bench.AllParts, ","))}
+		}
+	}
+	for _, l := range []struct {
+		name string
+		ns   []int
+	}{{"n", cfg.N}, {"browser-n", cfg.BrowserN}} {
+		if len(l.ns) == 0 {
+			return usageError{fmt.Errorf("%s: empty list", flagLabel(fs, l.name))}
+		}
+		for _, n := range l.ns {
+			if n < 1 || n > benchMaxChildren {
+				return usageError{fmt.Errorf("%s: %d children: want 1 to %d", flagLabel(fs, l.name), n, benchMaxChildren)}
+			}
+		}
+	}
+	if cfg.HealRuns < 1 || cfg.HealRuns > benchMaxHealRuns {
+		return badValue(fs, "heal-runs", fmt.Sprintf("want 1 to %d", benchMaxHealRuns))
+	}
+	if cfg.Window <= 0 || cfg.Window > benchMaxWindow {
+		return badValue(fs, "window", fmt.Sprintf("want a positive duration up to %v", benchMaxWindow))
+	}
+	if err := firstErr(
+		positiveDuration(fs, "settle", cfg.Settle),
+		atLeast(fs, "join-parallel", cfg.JoinParallel, 1),
+	); err != nil {
+		return err
+	}
+	if cfg.VideoBitrate < 1 || cfg.VideoBitrate > benchMaxVideoBitrate {
+		return badValue(fs, "video-bitrate", fmt.Sprintf("want 1 to %d bit/s", benchMaxVideoBitrate))
+	}
+	return nil
 }

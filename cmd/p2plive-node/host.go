@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/p2plive/p2plive-node/node"
+	"github.com/p2plive/p2plive-node/signaling"
 )
 
 func newHostCmd(cf *commonFlags) *cobra.Command {
-	var hc node.HostConfig
-	var unlisted bool
+	var (
+		hc       node.HostConfig
+		relay    relayFlags
+		unlisted bool
+	)
 	cmd := &cobra.Command{
 		Use:   "host",
 		Short: "Host a room that streams the built-in test clip (for tests and benchmarks)",
@@ -18,16 +23,29 @@ func newHostCmd(cf *commonFlags) *cobra.Command {
 map, reports, chat) and streams a committed 10 s VP8 + Opus test clip, looped,
 to every child: a source that needs no camera and no browser. The room is
 registered with the index root (--index) unless --unlisted.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cf.nodeConfig()
+			fs := cmd.Flags()
+			if unlisted {
+				hc.RootID = ""
+			} else if hc.RootID == "" {
+				// node reads "" as unlisted; say so on purpose instead.
+				return badValue(fs, "index", "must not be empty (use --unlisted to not register the room)")
+			} else if !signaling.ValidID(hc.RootID) {
+				return usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "index"), hc.RootID, signaling.ErrInvalidID)}
+			}
+			if err := relay.validate(fs); err != nil {
+				return err
+			}
+			cfg, err := cf.nodeConfig(fs)
 			if err != nil {
 				return err
 			}
 			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
-			if unlisted {
-				hc.RootID = ""
-			}
+			// The host serves its children with the relay's rate limits
+			// and report bounds (cfg.Relay); MaxChildren lives in both.
+			relay.apply(&cfg.Relay)
+			hc.MaxChildren = relay.maxChildren
 			cfg.Host = hc
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
@@ -53,6 +71,6 @@ registered with the index root (--index) unless --unlisted.`,
 	f.StringVar(&hc.RootID, "index", node.DefaultRootIDs[0], "index root id to register the room with")
 	f.BoolVar(&unlisted, "unlisted", false, "do not register with an index root")
 	f.BoolVar(&hc.NoStreamNotice, "no-stream-notice", false, "do not send the generation-C stream-start notice [4, id] (generation A/B audiences show a 'not live' alert on it)")
-	f.IntVar(&hc.MaxChildren, "max-children", 0, "most children accepted; 0 means unlimited")
+	relay.register(f)
 	return cmd
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -34,9 +35,14 @@ type commonFlags struct {
 	logLevel   string
 	logFormat  string
 	maxMessage int
-	cpuProfile string
-	profile    *os.File // the running --cpuprofile
-	debugAddr  string
+	// maxPending, maxConnsPerPeer and maxConns bound what peers can make
+	// the node hold (issue 9); see node.Config.
+	maxPending      int
+	maxConnsPerPeer int
+	maxConns        int
+	cpuProfile      string
+	profile         *os.File // the running --cpuprofile
+	debugAddr       string
 }
 
 // newRootCmd builds the command tree; call the returned func when the
@@ -51,6 +57,10 @@ and relays it to more children than a browser can. Every flag can also be set
 in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// The root runs nothing itself; being runnable lets unknownCommand
+		// see a mistyped command and refuse it as bad input (exit 2).
+		Args: unknownCommand,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
@@ -59,7 +69,12 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 	pf.StringSliceVar(&cf.ice, "ice", defaultICE(), `ICE server URLs; TURN credentials as turn:user:pass@host:port; "none" for host candidates only`)
 	pf.StringVar(&cf.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&cf.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
-	pf.IntVar(&cf.maxMessage, "max-message-size", node.DefaultMaxMessageSize, "largest message accepted from a peer, in bytes")
+	pf.IntVar(&cf.maxMessage, "max-message-size", node.DefaultMaxMessageSize,
+		fmt.Sprintf("largest message accepted from a peer, in bytes (%d to %d)", node.MinMaxMessageSize, node.MaxMaxMessageSize))
+	pf.IntVar(&cf.maxPending, "max-pending-bytes", node.DefaultMaxPendingBytes,
+		"bytes held in unfinished chunked messages across all connections; at least 2 × --max-message-size (raised to that when not given)")
+	pf.IntVar(&cf.maxConnsPerPeer, "max-conns-per-peer", node.DefaultMaxConnsPerPeer, "data connections one peer id may hold open or opening at once (≥ 1)")
+	pf.IntVar(&cf.maxConns, "max-conns", node.DefaultMaxConns, "incoming data connections, open or opening, in all (≥ 1)")
 
 	pf.StringVar(&cf.debugAddr, "debug-addr", "", "serve Go pprof and /debug/stats (JSON counters) on this address, e.g. 127.0.0.1:6060 (diagnostics; keep it on loopback)")
 
@@ -119,51 +134,87 @@ func applyEnv(fs *pflag.FlagSet) error {
 		if !ok {
 			return
 		}
+		if f.Annotations == nil {
+			f.Annotations = map[string][]string{}
+		}
+		f.Annotations[envAnnotation] = []string{name}
 		if sv, isSlice := f.Value.(pflag.SliceValue); isSlice {
 			if e := sv.Replace(splitList(v)); e != nil {
-				err = usageError{fmt.Errorf("%s: %w", name, e)}
+				err = usageError{fmt.Errorf("%s=%q (--%s): %w", name, v, f.Name, e)}
 			}
 			return
 		}
 		if e := f.Value.Set(v); e != nil {
-			err = usageError{fmt.Errorf("%s=%q: %w", name, v, e)}
+			err = usageError{fmt.Errorf("%s=%q (--%s): %w", name, v, f.Name, e)}
 		}
 	})
 	return err
 }
 
+// splitList splits a comma-separated environment value. Empty elements
+// are kept, so that "a,,b" is refused like --ice a,,b rather than read as
+// "a,b"; an empty value is an empty list, like an empty --ice argument.
 func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
+	if strings.TrimSpace(v) == "" {
+		return []string{}
+	}
+	out := strings.Split(v, ",")
+	for i, s := range out {
+		out[i] = strings.TrimSpace(s)
 	}
 	return out
 }
 
-// nodeConfig validates the common flags into a node.Config.
-func (cf *commonFlags) nodeConfig() (node.Config, error) {
+// nodeConfig validates the common flags into a node.Config. Every check
+// runs before anything connects, so bad input costs no network traffic and
+// always ends the same way: one line, exit 2.
+func (cf *commonFlags) nodeConfig(fs *pflag.FlagSet) (node.Config, error) {
 	var cfg node.Config
+	if cf.key == "" {
+		// ParseServer would quietly use "peerjs"; an empty key given on
+		// purpose is more likely a broken deployment template.
+		return cfg, badValue(fs, "key", "must not be empty (leave it out for the default, "+signaling.DefaultKey+")")
+	}
 	srv, err := signaling.ParseServer(cf.server, cf.key)
 	if err != nil {
-		return cfg, usageError{fmt.Errorf("--server: %w", err)}
+		return cfg, usageError{fmt.Errorf("%s: %w", flagLabel(fs, "server"), err)}
 	}
 	if cf.id != "" && !signaling.ValidID(cf.id) {
-		return cfg, usageError{fmt.Errorf("--id %q: %w (letters and digits, single spaces, _ or - between them)", cf.id, signaling.ErrInvalidID)}
+		return cfg, usageError{fmt.Errorf("%s %q: %w (letters and digits, single spaces, _ or - between them)", flagLabel(fs, "id"), cf.id, signaling.ErrInvalidID)}
 	}
 	ice, err := parseICE(cf.ice)
 	if err != nil {
-		return cfg, usageError{fmt.Errorf("--ice: %w", err)}
+		return cfg, usageError{fmt.Errorf("%s: %w", flagLabel(fs, "ice"), err)}
 	}
-	log, err := newLogger(cf.logLevel, cf.logFormat)
+	if cf.maxMessage < node.MinMaxMessageSize || cf.maxMessage > node.MaxMaxMessageSize {
+		return cfg, badValue(fs, "max-message-size", fmt.Sprintf("want %d (64 KiB) to %d (64 MiB)", node.MinMaxMessageSize, node.MaxMaxMessageSize))
+	}
+	// Two messages of the largest size must fit in the pending bytes, or
+	// one peer's chunked message could starve every other connection.
+	pending := max(cf.maxPending, 2*cf.maxMessage)
+	if given(fs, "max-pending-bytes") {
+		if cf.maxPending < 2*cf.maxMessage {
+			return cfg, badValue(fs, "max-pending-bytes", fmt.Sprintf("must be at least 2 × --max-message-size = %d", 2*cf.maxMessage))
+		}
+		pending = cf.maxPending
+	}
+	if err := firstErr(
+		atLeast(fs, "max-conns-per-peer", cf.maxConnsPerPeer, 1),
+		atLeast(fs, "max-conns", cf.maxConns, 1),
+	); err != nil {
+		return cfg, err
+	}
+	if cf.debugAddr != "" {
+		if _, _, err := net.SplitHostPort(cf.debugAddr); err != nil {
+			return cfg, usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "debug-addr"), cf.debugAddr, err)}
+		}
+	}
+	log, err := newLogger(fs, cf.logLevel, cf.logFormat)
 	if err != nil {
-		return cfg, usageError{err}
+		return cfg, err
 	}
-	if cf.maxMessage < 64<<10 {
-		return cfg, usageError{fmt.Errorf("--max-message-size %d: at least 65536", cf.maxMessage)}
-	}
-	cfg = node.Config{Server: srv, ID: cf.id, ICEServers: ice, Logger: log, Ready: notifyReady(log), MaxMessageSize: cf.maxMessage}
+	cfg = node.Config{Server: srv, ID: cf.id, ICEServers: ice, Logger: log, Ready: notifyReady(log), MaxMessageSize: cf.maxMessage,
+		MaxPendingBytes: pending, MaxConnsPerPeer: cf.maxConnsPerPeer, MaxConns: cf.maxConns}
 	return cfg, nil
 }
 
@@ -191,13 +242,23 @@ func defaultICE() []string {
 }
 
 // parseICE reads --ice. stun:/turn:/turns: URLs, with TURN credentials
-// written user:pass@ after the scheme.
+// written user:pass@ after the scheme. An empty list is refused: it would
+// silently mean host candidates only, which "none" says on purpose.
 func parseICE(urls []string) ([]webrtc.ICEServer, error) {
+	if len(urls) == 0 {
+		return nil, errors.New(`empty list (give "none" for host candidates only)`)
+	}
 	if len(urls) == 1 && urls[0] == "none" {
 		return []webrtc.ICEServer{}, nil
 	}
 	out := []webrtc.ICEServer{}
 	for _, u := range urls {
+		if u == "" {
+			return nil, errors.New("empty element in the list")
+		}
+		if u == "none" {
+			return nil, errors.New(`"none" must be the only entry`)
+		}
 		scheme, rest, ok := strings.Cut(u, ":")
 		if !ok || rest == "" {
 			return nil, fmt.Errorf("%q: want stun:host:port or turn:user:pass@host:port", u)
@@ -206,15 +267,20 @@ func parseICE(urls []string) ([]webrtc.ICEServer, error) {
 		case "stun", "stuns":
 			out = append(out, webrtc.ICEServer{URLs: []string{u}})
 		case "turn", "turns":
-			s := webrtc.ICEServer{URLs: []string{u}}
-			if cred, host, ok := strings.Cut(rest, "@"); ok {
-				user, pass, ok := strings.Cut(cred, ":")
-				if !ok {
-					return nil, fmt.Errorf("%q: credentials must be user:pass@", u)
-				}
-				s = webrtc.ICEServer{URLs: []string{scheme + ":" + host}, Username: user, Credential: pass}
+			// A TURN server without credentials refuses every allocation,
+			// so such an entry could only fail later, quietly.
+			cred, host, ok := strings.Cut(rest, "@")
+			if !ok {
+				return nil, fmt.Errorf("%q: TURN needs credentials: %s:user:pass@host:port", u, scheme)
 			}
-			out = append(out, s)
+			user, pass, ok := strings.Cut(cred, ":")
+			if !ok || user == "" || pass == "" {
+				return nil, fmt.Errorf("%q: credentials must be user:pass@, both not empty", u)
+			}
+			if host == "" {
+				return nil, fmt.Errorf("%q: no host after the credentials", u)
+			}
+			out = append(out, webrtc.ICEServer{URLs: []string{scheme + ":" + host}, Username: user, Credential: pass})
 		default:
 			return nil, fmt.Errorf("%q: unknown scheme %q", u, scheme)
 		}
@@ -222,10 +288,12 @@ func parseICE(urls []string) ([]webrtc.ICEServer, error) {
 	return out, nil
 }
 
-func newLogger(level, format string) (*zap.Logger, error) {
+// newLogger builds the logger of --log-level and --log-format; fs names
+// the flags (or their variables) in errors.
+func newLogger(fs *pflag.FlagSet, level, format string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, usageError{fmt.Errorf("%s: %w", flagLabel(fs, "log-level"), err)}
 	}
 	switch format {
 	case "auto":
@@ -235,7 +303,7 @@ func newLogger(level, format string) (*zap.Logger, error) {
 		}
 	case "console", "json":
 	default:
-		return nil, fmt.Errorf("--log-format %q: want console, json or auto", format)
+		return nil, badValue(fs, "log-format", "want console, json or auto")
 	}
 	var zc zap.Config
 	if format == "console" {
@@ -260,6 +328,7 @@ func newJoinCmd(cf *commonFlags) *cobra.Command {
 		parent       string
 		asRoot       bool
 		rc           node.RelayConfig
+		relay        relayFlags
 		greeting     string
 		rf           rootFlags
 		drainTimeout time.Duration
@@ -271,8 +340,9 @@ func newJoinCmd(cf *commonFlags) *cobra.Command {
 P2P-Live-web tree protocol: it greets and records children, reports its
 subtree up, floods chat once in each direction, and passes room maps down.
 "join --root" is the same as the root command.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			fs := cmd.Flags()
 			if asRoot {
 				if parent != "" {
 					return usageError{errors.New("join: --root and --parent exclude each other")}
@@ -286,7 +356,7 @@ subtree up, floods chat once in each direction, and passes room maps down.
 				return usageError{fmt.Errorf("join: --parent is required")}
 			}
 			if !signaling.ValidID(parent) {
-				return usageError{fmt.Errorf("--parent %q: %w", parent, signaling.ErrInvalidID)}
+				return usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "parent"), parent, signaling.ErrInvalidID)}
 			}
 			switch greeting {
 			case "ab":
@@ -294,12 +364,23 @@ subtree up, floods chat once in each direction, and passes room maps down.
 			case "c":
 				rc.Greeting = tree.GreetC
 			default:
-				return usageError{fmt.Errorf("--greeting %q: want ab or c", greeting)}
+				return badValue(fs, "greeting", "want ab or c")
 			}
-			if rc.MaxChildren < 0 || rc.RateLimit < 0 || rc.RateBurst < 0 {
-				return usageError{errors.New("join: --max-children, --rate-limit and --rate-burst must not be negative")}
+			var mediaTimeout error
+			if rc.MediaTimeout < 0 {
+				mediaTimeout = badValue(fs, "media-timeout", "must not be negative (0 disables the watchdog)")
 			}
-			cfg, err := cf.nodeConfig()
+			if err := firstErr(
+				relay.validate(fs),
+				// 0 would mean the default drain in node, not "exit at
+				// once": a second signal is the way to that.
+				positiveDuration(fs, "drain-timeout", drainTimeout),
+				mediaTimeout,
+			); err != nil {
+				return err
+			}
+			relay.apply(&rc)
+			cfg, err := cf.nodeConfig(fs)
 			if err != nil {
 				return err
 			}
@@ -328,13 +409,11 @@ subtree up, floods chat once in each direction, and passes room maps down.
 	f.StringVar(&parent, "parent", "", "peer id of the parent to join under")
 	f.StringVar(&cf.id, "id", "", "peer id to claim (default: assigned by the server, like the browser)")
 	f.StringVar(&rc.Name, "name", node.DefaultName(), "display name shown in the room's tree")
-	f.IntVar(&rc.MaxChildren, "max-children", 0, "most children accepted; 0 means unlimited")
-	f.Float64Var(&rc.RateLimit, "rate-limit", 50, "messages per second accepted from each child")
-	f.IntVar(&rc.RateBurst, "rate-burst", 500, "messages a child may send at once above --rate-limit")
+	relay.register(f)
 	f.StringVar(&greeting, "greeting", "ab", `how the greeting marks the room map provisional: "ab" (members = -1, read as a map by every page generation) or "c" (mark = -1, as generation C relays do)`)
 	f.BoolVar(&asRoot, "root", false, "stand as the index root instead (same as the root command)")
 	f.DurationVar(&drainTimeout, "drain-timeout", node.DefaultDrainTimeout, "on SIGTERM/SIGINT, how long to wait for children to move before exiting (a second signal exits at once)")
-	f.DurationVar(&rc.MediaTimeout, "media-timeout", node.DefaultMediaTimeout, "upstream media silent this long (while its call is up) means a lost parent; 0 disables")
+	f.DurationVar(&rc.MediaTimeout, "media-timeout", node.DefaultMediaTimeout, "upstream media silent this long (while its call is up) means a lost parent; 0 disables the watchdog")
 	rf.register(f, false)
 	return cmd
 }
@@ -344,6 +423,7 @@ type rootFlags struct {
 	ids         []string
 	wait        bool
 	roomTimeout time.Duration
+	maxClients  int
 }
 
 func (rf *rootFlags) register(f *pflag.FlagSet, withID bool) {
@@ -352,6 +432,25 @@ func (rf *rootFlags) register(f *pflag.FlagSet, withID bool) {
 	}
 	f.BoolVar(&rf.wait, "wait", false, "keep retrying while the id is taken instead of failing")
 	f.DurationVar(&rf.roomTimeout, "room-timeout", 10*time.Second, "drop a room whose host has been unreachable this long")
+	f.IntVar(&rf.maxClients, "max-clients", node.DefaultMaxIndexClients, "connections (hosts and index pages) each index id accepts at once (≥ 1)")
+}
+
+// validate checks the root's flags; the ids may have come from join's
+// --id, so their label is the same either way.
+func (rf *rootFlags) validate(fs *pflag.FlagSet) error {
+	if len(rf.ids) == 0 && given(fs, "id") {
+		// An empty P2PLIVE_ID: like --id '', not a way to say "default".
+		return usageError{fmt.Errorf(`%s "": %w`, flagLabel(fs, "id"), signaling.ErrInvalidID)}
+	}
+	for _, id := range rf.ids {
+		if !signaling.ValidID(id) {
+			return usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "id"), id, signaling.ErrInvalidID)}
+		}
+	}
+	return firstErr(
+		positiveDuration(fs, "room-timeout", rf.roomTimeout),
+		atLeast(fs, "max-clients", rf.maxClients, 1),
+	)
 }
 
 func newRootIndexCmd(cf *commonFlags) *cobra.Command {
@@ -363,7 +462,7 @@ func newRootIndexCmd(cf *commonFlags) *cobra.Command {
 default; generation A pages of 2024 use P2P-Live-Web-default-Id) and keeps the
 room list: hosts register their room maps, index pages receive the list.
 Repeat --id to serve several ids (one list each).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRoot(cmd, cf, rf) },
 	}
 	rf.register(cmd.Flags(), true)
@@ -371,21 +470,17 @@ Repeat --id to serve several ids (one list each).`,
 }
 
 func runRoot(cmd *cobra.Command, cf *commonFlags, rf rootFlags) error {
-	for _, id := range rf.ids {
-		if !signaling.ValidID(id) {
-			return usageError{fmt.Errorf("--id %q: %w", id, signaling.ErrInvalidID)}
-		}
+	fs := cmd.Flags()
+	if err := rf.validate(fs); err != nil {
+		return err
 	}
-	if rf.roomTimeout <= 0 {
-		return usageError{errors.New("--room-timeout must be positive")}
-	}
-	cfg, err := cf.nodeConfig()
+	cfg, err := cf.nodeConfig(fs)
 	if err != nil {
 		return err
 	}
 	defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
 	cfg.ID = ""
-	cfg.Root = node.RootConfig{IDs: rf.ids, Wait: rf.wait, RoomTimeout: rf.roomTimeout}
+	cfg.Root = node.RootConfig{IDs: rf.ids, Wait: rf.wait, RoomTimeout: rf.roomTimeout, MaxClients: rf.maxClients}
 	dbg, err := startDebug(cf.debugAddr, nil, cfg.Logger)
 	if err != nil {
 		return err
@@ -398,7 +493,7 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			v := "(devel)"
 			if bi, ok := debug.ReadBuildInfo(); ok {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,15 +103,35 @@ func TestTreePage(t *testing.T) {
 	t.Run("chat", func(t *testing.T) {
 		t0 := time.Now()
 		b.Eval(t, `P.chat("hello from B")`, nil)
-		h.Eval(t, "P.waitChats(1, 5000)", nil)
-		a.Eval(t, "P.waitChats(1, 5000)", nil)
+		h.Eval(t, "P.waitChats(1, 15000)", nil)
+		a.Eval(t, "P.waitChats(1, 15000)", nil)
 		t.Logf("chat B -> A, H in %v", time.Since(t0))
 
 		h.Eval(t, `P.chat("hi all", null)`, nil)
-		a.Eval(t, "P.waitChats(2, 5000)", nil)
-		b.Eval(t, "P.waitChats(1, 5000)", nil)
+		a.Eval(t, "P.waitChats(2, 15000)", nil)
+		b.Eval(t, "P.waitChats(1, 15000)", nil)
 		t.Logf("chat H -> A, B after %v", time.Since(t0))
-		time.Sleep(time.Second) // duplicates would show up by now
+		// Sentinels along the same ordered data channels (B -> A -> H and
+		// H -> A -> B): once they are in, a duplicate would be too.
+		b.Eval(t, `P.chat("sentinel B")`, nil)
+		h.Eval(t, `P.chat("sentinel H", null)`, nil)
+		has := func(p *Page, text string) {
+			t.Helper()
+			p.Eval(t, "P.waitFor("+JSON("Promise.resolve(P.chats()).then(cs => cs.some(c => c.text === "+JSON(text)+"))")+", 15000)", nil)
+		}
+		has(h, "sentinel B")
+		has(a, "sentinel B")
+		has(a, "sentinel H")
+		has(b, "sentinel H")
+		chats := func(p *Page) []treeChat {
+			var out []treeChat
+			for _, c := range chats(p) {
+				if s, _ := c.Text.(string); !strings.HasPrefix(s, "sentinel ") {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
 
 		fromB := treeChat{Hop: aid, Name: bid, Text: "hello from B"}
 		if got := chats(h); !reflect.DeepEqual(got, []treeChat{fromB}) {

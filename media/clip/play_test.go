@@ -240,37 +240,84 @@ func TestPlayOptions(t *testing.T) {
 	}
 }
 
-// TestPlayRealTime plays on the wall clock until a deadline: Play paces the
-// packets and returns promptly with the context's error.
+// TestPlayRealTime plays on the wall clock (the default Now and Sleep) and
+// cancels from the sink once the second video frame (due at 40 ms) is out.
+// Nothing here depends on the machine's speed: which packets are sent
+// before that frame follows from their due times alone, a packet is never
+// sent before it is due (timers do not fire early), and a slow machine only
+// makes every packet later.
 func TestPlayRealTime(t *testing.T) {
 	c, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	const run = 30 * time.Millisecond
-	ctx, cancel := context.WithTimeout(t.Context(), run)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var frames, packets int
+	var first [3]uint32 // first RTP timestamp per kind
+	var seen [3]bool
 	begin := time.Now()
 	err = c.Play(ctx, SinkFunc(func(k Kind, p *rtp.Packet) error {
+		elapsed := time.Since(begin)
+		rate := uint64(VideoClockRate)
+		if k == KindAudio {
+			rate = AudioClockRate
+		}
+		if !seen[k] {
+			seen[k], first[k] = true, p.Timestamp
+		}
+		// The media time since the track's first packet is a lower bound
+		// of when the packet is due after Play started.
+		if media := ticksToDuration(uint64(p.Timestamp-first[k]), rate); elapsed < media {
+			t.Errorf("%v packet at media time %v sent %v after Play started: early", k, media, elapsed)
+		}
 		if k == KindVideo && p.Marker {
-			frames++
+			if frames++; frames == 2 {
+				cancel()
+			}
 		} else if k == KindAudio {
 			packets++
 		}
 		return nil
 	}), PlayOptions{})
-	elapsed := time.Since(begin)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Play: %v, want context.DeadlineExceeded", err)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Play: %v, want context.Canceled", err)
 	}
-	if elapsed > run+time.Second {
-		t.Errorf("Play returned %v after the deadline", elapsed-run)
+	// Sent before the second frame: the audio packets due before it (at
+	// 0 and 20 ms; on a tie video goes first, so not the one at 40 ms).
+	second := ticksToDuration(uint64(c.video[1].Timestamp), VideoClockRate)
+	var wantPackets int
+	for _, a := range c.audio {
+		if ticksToDuration(uint64(a.Timestamp), AudioClockRate) < second {
+			wantPackets++
+		}
 	}
-	// In 30 ms one frame is due (at 0 ms; one per 40 ms) and two audio
-	// packets (at 0 and 20 ms); a slow machine may send fewer, never more.
-	if frames < 1 || frames > 1 || packets < 1 || packets > 2 {
-		t.Errorf("%d frames and %d audio packets in %v, want 1 and 1-2", frames, packets, run)
+	if frames != 2 || packets != wantPackets {
+		t.Errorf("%d frames and %d audio packets before the cancel, want 2 and %d", frames, packets, wantPackets)
+	}
+}
+
+// TestSleepCanceled: the wall-clock sleep returns the context's error as
+// soon as the context is done, not when the timer fires (an hour: the
+// test would time out), and nil when the timer fires first.
+func TestSleepCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("sleep on a canceled context: %v, want context.Canceled", err)
+	}
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		// Cancel while sleep waits: no guessed delay, the cancel races
+		// the start of sleep and either order must give context.Canceled.
+		cancel()
+	}()
+	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("sleep canceled while waiting: %v, want context.Canceled", err)
+	}
+	if err := sleep(t.Context(), time.Millisecond); err != nil {
+		t.Errorf("sleep(1ms): %v, want nil", err)
 	}
 }
 
