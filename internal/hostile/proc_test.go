@@ -323,6 +323,32 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
+// waitRecovered waits (at most recoverWithin) until cond holds for the
+// process's usage. Every 5 s it asks for a GC (/debug/pprof/heap?gc=1):
+// Go returns freed memory to the OS only after a GC has lowered its heap
+// goal, and an idle relay allocates too little to start one soon (the
+// runtime forces one every 2 minutes). It returns the last usage read.
+func (n *nodeProc) waitRecovered(cond func(usage) bool) usage {
+	var u usage
+	deadline := time.Now().Add(recoverWithin)
+	nudge := time.Now()
+	for i := 0; i < 10000; i++ { // bounded by the deadline too
+		var err error
+		if u, err = n.usage(); err == nil && cond(u) || err != nil && !n.alive() {
+			return u
+		}
+		if time.Now().After(deadline) {
+			return u
+		}
+		if time.Since(nudge) >= 5*time.Second {
+			_, _ = n.get("/debug/pprof/heap?gc=1")
+			nudge = time.Now()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return u
+}
+
 // heap summarizes runtime.MemStats from /debug/pprof/heap?debug=1 after a
 // GC (gc=1): live heap vs. memory the runtime holds but does not use,
 // which tells a leak from memory not yet returned to the OS.

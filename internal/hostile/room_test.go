@@ -274,10 +274,7 @@ func (r *room) runAttack(a attack) result {
 	if a.leave != nil {
 		a.leave()
 	}
-	waitFor(recoverWithin, func() bool {
-		u, err := r.relay.usage()
-		return err != nil || (u.gor <= base.gor+gorAfterSlack && u.rss <= base.rss+rssAfterSlack)
-	})
+	r.relay.waitRecovered(func(u usage) bool { return u.gor <= base.gor+gorAfterSlack && u.rss <= base.rss+rssAfterSlack })
 	res.peak.rss, res.peak.gor = s.peaks()
 	res.after, _ = r.relay.usage()
 	w1 := time.Now()

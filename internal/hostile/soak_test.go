@@ -167,8 +167,9 @@ func TestHostileChurnSoak(t *testing.T) {
 	}
 	final := rows[len(rows)-1].after
 	if final.rss > base.rss+soakRSSSlack {
-		// Go returns memory lazily: give it the bounded recovery time.
-		waitFor(recoverWithin, func() bool { u, err := r.relay.usage(); return err != nil || u.rss <= base.rss+soakRSSSlack })
+		// Go returns memory lazily: give it the bounded recovery time
+		// (with GCs, see waitRecovered).
+		r.relay.waitRecovered(func(u usage) bool { return u.rss <= base.rss+soakRSSSlack })
 		final, _ = r.relay.usage()
 	}
 	var b strings.Builder
