@@ -104,6 +104,13 @@ func (c Config) peerConfig() (peerjs.Config, error) {
 	if size <= 0 {
 		size = DefaultMaxMessageSize
 	}
+	// One budget for the unfinished chunked messages of every connection:
+	// room for at least two whole messages at the size limit.
+	pending := c.MaxPendingBytes
+	if pending <= 0 {
+		pending = DefaultMaxPendingBytes
+	}
+	pending = max(pending, 2*serial.ChargeFor(size))
 	return peerjs.Config{
 		Signaling:       signaling.Config{Server: c.Server, ID: c.ID, Logger: log.Named("signaling")},
 		API:             api,
@@ -111,7 +118,7 @@ func (c Config) peerConfig() (peerjs.Config, error) {
 		MaxConnsPerPeer: c.MaxConnsPerPeer,
 		MaxConns:        c.MaxConns,
 		ICEServers:      c.ICEServers,
-		Serial:          serial.Options{MaxMessageSize: size},
+		Serial:          serial.Options{MaxMessageSize: size, Shared: serial.NewBudget(pending)},
 		Logger:          log.Named("peer"),
 	}, nil
 }

@@ -330,6 +330,11 @@ func (c *DataConn) closeWith(why error) {
 		c.err = why
 		close(c.done)
 		c.unqueueAll()
+		// Half-received chunked messages will never complete: give their
+		// bytes back to the peer's shared budget.
+		if r, ok := c.dec.(serial.Releaser); ok {
+			r.Release()
+		}
 		c.route.Close()
 		c.p.forget(c)
 		c.mu.Lock()

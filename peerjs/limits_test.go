@@ -11,6 +11,7 @@ import (
 
 	"github.com/p2plive/p2plive-node/internal/testrig"
 	"github.com/p2plive/p2plive-node/peerjs"
+	"github.com/p2plive/p2plive-node/peerjs/serial"
 	"github.com/p2plive/p2plive-node/signaling"
 )
 
@@ -173,4 +174,43 @@ func TestRecvQueueBytes(t *testing.T) {
 	if _, err := in.Recv(ctx); !errors.Is(err, peerjs.ErrClosed) {
 		t.Fatalf("after close: %v", err)
 	}
+}
+
+// TestPendingReleasedOnClose: half-received chunked messages are charged to
+// the peer's shared budget while they wait and given back when their
+// connection closes.
+func TestPendingReleasedOnClose(t *testing.T) {
+	ps := testrig.StartPeerServer(t)
+	budget := serial.NewBudget(8 << 20)
+	acc := goPeerWith(t, ps, "pending-acceptor", func(c *peerjs.Config) { c.Serial = serial.Options{Shared: budget} })
+	dialer := goPeerWith(t, ps, "pending-dialer", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := dialer.Connect(ctx, acc.ID(), peerjs.ConnectOptions{Reliable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := acc.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := peerjs.SendPartial(out, []any{int64(i), strings.Repeat("z", 100<<10)}, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A whole message after them: once it is here, so are the pieces.
+	if err := out.Send([]any{"done"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := in.Recv(ctx); err != nil || v.([]any)[0] != "done" {
+		t.Fatalf("recv: %v %v", v, err)
+	}
+	held := acc.Stats().PendingHeld
+	if held < 3*3*serial.ChunkMTU {
+		t.Fatalf("held %d bytes for 9 pieces", held)
+	}
+	out.Close()
+	waitFor(t, "the pieces to be released", func() bool { return acc.Stats().PendingHeld == 0 })
+	t.Logf("held %d bytes for 3 unfinished messages; 0 after the close", held)
 }

@@ -191,6 +191,11 @@ type PeerStats struct {
 	RefusedPerPeer uint64 // over MaxConnsPerPeer
 	RefusedTotal   uint64 // over MaxConns
 	Incoming       int    // open or opening now
+	// PendingHeld and PendingRefused are the shared budget of unfinished
+	// chunked messages (Config.Serial.Shared): bytes held now, pieces
+	// refused because it was full.
+	PendingHeld    int
+	PendingRefused uint64
 }
 
 // Stats returns the peer's connection counters.
@@ -199,6 +204,9 @@ func (p *Peer) Stats() PeerStats {
 	defer p.mu.Unlock()
 	st := p.refused
 	st.Incoming = p.nIn
+	if b := p.cfg.Serial.Shared; b != nil {
+		st.PendingHeld, st.PendingRefused = b.Held(), b.Refused()
+	}
 	return st
 }
 

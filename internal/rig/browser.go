@@ -49,11 +49,11 @@ var BrowserSwitches = []string{
 }
 
 const (
-	browserStartTimeout = 30 * time.Second
+	browserStartTimeout = 60 * time.Second
 	browserStopTimeout  = 15 * time.Second
-	pageOpenTimeout     = 20 * time.Second
+	pageOpenTimeout     = 60 * time.Second
 	// DefaultEvalTimeout bounds one Page.EvalErr unless Page.Timeout says else.
-	DefaultEvalTimeout = 20 * time.Second
+	DefaultEvalTimeout = 45 * time.Second
 )
 
 // Browser is a running headless Chromium.

@@ -45,7 +45,9 @@ type serverProc struct {
 	out *Buffer // output of this run only
 }
 
-const peerServerStartTimeout = 10 * time.Second
+// Generous: node starts in well under a second, but on a starved machine
+// (a loaded CI runner) it has taken over 10 s.
+const peerServerStartTimeout = 60 * time.Second
 
 // StartPeerServer starts a PeerServer on a free port of 127.0.0.1 with path
 // /p2ptest and key testkey, and waits (at most 10 s) until

@@ -57,7 +57,7 @@ func TestTreePage(t *testing.T) {
 	t.Run("map", func(t *testing.T) {
 		t0 := time.Now()
 		cond := fmt.Sprintf("P.roomMap().then(m => m && m[2].includes(%s) && m[2].includes(%s))", JSON(aid), JSON(bid))
-		h.Eval(t, "P.waitFor("+JSON(cond)+", 5000)", nil)
+		h.Eval(t, "P.waitFor("+JSON(cond)+", 15000)", nil)
 		t.Logf("host map lists A and B after %v", time.Since(t0))
 
 		bReport := []any{1.0, 0.0, 0.0, []any{}, bid, bid, []any{}}
@@ -70,7 +70,7 @@ func TestTreePage(t *testing.T) {
 		}
 		// The map travels down: A stores it and forwards it to B unchanged.
 		for _, p := range []*Page{a, b} {
-			p.Eval(t, "P.waitFor("+JSON(fmt.Sprintf("P.roomMap().then(m => m && m[2].includes(%s))", JSON(bid)))+", 5000)", nil)
+			p.Eval(t, "P.waitFor("+JSON(fmt.Sprintf("P.roomMap().then(m => m && m[2].includes(%s))", JSON(bid)))+", 15000)", nil)
 			var m []any
 			p.Eval(t, "P.roomMap()", &m)
 			if !reflect.DeepEqual(m, want) {
@@ -159,8 +159,9 @@ func TestTreePage(t *testing.T) {
 		if err := json.Unmarshal(sent.Image, &img); err != nil || img != wantImg || sent.Sent != 1 {
 			t.Fatalf("sendBigChat returned %+v (%s), want image %+v sent to 1", sent, sent.Image, wantImg)
 		}
-		b.Eval(t, "P.waitChats(2, 15000)", nil)
-		got := chats(b)[1]
+		// B holds "hi all" and "sentinel H" from the chat test before it.
+		b.Eval(t, "P.waitChats(3, 15000)", nil)
+		got := chats(b)[2]
 		if got.Text != MakeString(20, seed+1) || got.Hop != aid {
 			t.Errorf("big chat at B: %s", JSON(got))
 		}
@@ -174,7 +175,7 @@ func TestTreePage(t *testing.T) {
 		t0 := time.Now()
 		b.Close() // tree.js destroys its peer on pagehide: a clean close
 		cond := fmt.Sprintf("P.roomMap().then(m => m && !m[2].includes(%s) && m[2].length === 2)", JSON(bid))
-		h.Eval(t, "P.waitFor("+JSON(cond)+", 5000)", nil)
+		h.Eval(t, "P.waitFor("+JSON(cond)+", 15000)", nil)
 		t.Logf("host map dropped B after %v", time.Since(t0))
 		var m []any
 		h.Eval(t, "P.roomMap()", &m)
@@ -222,7 +223,7 @@ func TestTreePage(t *testing.T) {
 		root.Eval(t, "T.waitIncoming(10000)", &k2)
 		list := []any{got[0]}
 		root.Eval(t, "T.send("+JSON(k2)+", "+JSON(list)+")", nil)
-		ix.Eval(t, "P.waitFor('P.rooms().then(r => r && r.length === 1)', 5000)", nil)
+		ix.Eval(t, "P.waitFor('P.rooms().then(r => r && r.length === 1)', 15000)", nil)
 		var rooms []any
 		ix.Eval(t, "P.rooms()", &rooms)
 		if JSON(rooms) != JSON(list) {

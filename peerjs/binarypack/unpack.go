@@ -188,6 +188,10 @@ func (d *decoder) binOf(n int) (any, error) {
 	return out, nil
 }
 
+// maxPrealloc is how many elements of a declared length are allocated
+// before they arrive (1 KiB of interface values; at MaxDepth levels, 512 KiB).
+const maxPrealloc = 64
+
 func (d *decoder) arrayOf(n int, depth int) (any, error) {
 	if depth >= MaxDepth {
 		return nil, fmt.Errorf("array at offset %d: %w", d.i, ErrTooDeep)
@@ -196,15 +200,19 @@ func (d *decoder) arrayOf(n int, depth int) (any, error) {
 		return nil, fmt.Errorf("array of %d items at offset %d, %d bytes left: %w",
 			n, d.i, d.remaining(), ErrTruncated)
 	}
-	out := make([]any, n)
-	for i := range out {
+	// The declared length is the sender's claim: nested arrays that each
+	// claim every remaining byte would cost 16 bytes per input byte per
+	// level if allocated up front. Only a bounded head is; the rest grows
+	// as elements really arrive.
+	out := make([]any, 0, min(n, maxPrealloc))
+	for range n {
 		v, err := d.value(depth + 1)
 		if err != nil {
 			// Not wrapped per level: that would make error text grow
 			// quadratically with nesting depth.
 			return nil, err
 		}
-		out[i] = v
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -217,8 +225,8 @@ func (d *decoder) mapOf(n int, depth int) (any, error) {
 		return nil, fmt.Errorf("map of %d entries at offset %d, %d bytes left: %w",
 			n, d.i, d.remaining(), ErrTruncated)
 	}
-	out := make(Map, n)
-	for i := range out {
+	out := make(Map, 0, min(n, maxPrealloc/2)) // as in arrayOf
+	for range n {
 		k, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
@@ -227,7 +235,7 @@ func (d *decoder) mapOf(n int, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Entry{k, v}
+		out = append(out, Entry{k, v})
 	}
 	return out, nil
 }

@@ -20,11 +20,12 @@ type binaryCodec struct {
 	// chunked message (small messages do not use an id).
 	dataCount atomic.Int64
 
-	mu      sync.Mutex
-	pending map[any]*partial // by __peerData id
-	seq     uint64           // arrival order of pending messages, for eviction
-	held    int              // bytes held in pending pieces, bounded by MaxPendingBytes
-	reorder uint64           // pieces that arrived after a higher-numbered piece of their message
+	mu       sync.Mutex
+	pending  map[any]*partial // by __peerData id
+	seq      uint64           // arrival order of pending messages, for eviction
+	held     int              // bytes charged for pending messages (data and overhead), bounded by MaxPendingBytes
+	reorder  uint64           // pieces that arrived after a higher-numbered piece of their message
+	released bool             // Release was called: chunk pieces are refused
 }
 
 func newBinary(name string, o Options) *binaryCodec {

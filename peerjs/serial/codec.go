@@ -45,7 +45,10 @@ type Options struct {
 	// DefaultMaxMessageSize.
 	MaxMessageSize int
 	// MaxPendingBytes bounds the bytes held by all half-received chunked
-	// messages of one codec; 0 means 2 * MaxMessageSize. When a piece would
+	// messages of one codec: piece data plus PieceOverhead per piece and
+	// MessageOverhead per message. 0 means 2 * MaxMessageSize; any value is
+	// raised to ChargeFor(MaxMessageSize), so that every message within the
+	// limit can complete. When a piece would
 	// exceed it, the oldest pending messages are dropped (ErrTooManyPending).
 	MaxPendingBytes int
 	// MaxPending is how many chunked messages may be reassembled at once;
@@ -53,6 +56,16 @@ type Options struct {
 	// Decode returns ErrTooManyPending wrapped (the new chunk is still
 	// kept).
 	MaxPending int
+	// Shared, when not nil, is charged the same bytes as MaxPendingBytes
+	// by every codec made with these Options, so that all connections
+	// together stay under one bound; it should be at least
+	// ChargeFor(MaxMessageSize). When it cannot fit a piece, that
+	// piece's message is dropped and Decode returns ErrTooManyPending
+	// wrapped (other connections' messages are not evicted: one
+	// connection must not be able to push out another's). A codec holding
+	// shared bytes must be released when its connection closes (see
+	// Releaser), or those bytes stay charged for good.
+	Shared *Budget
 }
 
 func (o Options) withDefaults() Options {
@@ -63,10 +76,10 @@ func (o Options) withDefaults() Options {
 		o.MaxPending = DefaultMaxPending
 	}
 	if o.MaxPendingBytes <= 0 {
-		o.MaxPendingBytes = 2 * o.MaxMessageSize
+		o.MaxPendingBytes = satAdd(o.MaxMessageSize, o.MaxMessageSize)
 	}
-	if o.MaxPendingBytes < o.MaxMessageSize {
-		o.MaxPendingBytes = o.MaxMessageSize
+	if floor := ChargeFor(o.MaxMessageSize); o.MaxPendingBytes < floor {
+		o.MaxPendingBytes = floor
 	}
 	return o
 }
@@ -108,4 +121,19 @@ type Reorderer interface {
 // The frames may share memory with b.
 type PackedEncoder interface {
 	EncodePacked(b []byte) []Frame
+}
+
+// Releaser is implemented by codecs that hold received bytes between frames
+// (the binary codec, for half-received chunked messages). The owner of the
+// connection must call Release on the decoding codec when the connection
+// closes: the pending pieces of a connection that goes away would otherwise
+// stay charged to Options.Shared for the life of the process.
+type Releaser interface {
+	// Release drops every pending message and gives its bytes back to
+	// the shared budget. It is idempotent; afterwards the codec refuses
+	// chunk pieces (ErrReleased) but still decodes whole frames.
+	Release()
+	// Held is the bytes currently charged for pending messages (data and
+	// overhead), the codec's share of Options.Shared.
+	Held() int
 }

@@ -25,4 +25,11 @@
 // or out-of-range chunk indexes, a chunk message that never completes, a
 // piece count that disagrees between pieces), this package returns an error
 // that errors.Is can test, and bounds memory by Options.
+//
+// Memory held between frames (pieces of chunked messages) is charged in
+// full, bookkeeping included, never sized by what a sender claims: to
+// MaxPendingBytes per codec and, with Options.Shared, to one Budget for all
+// connections. The owner of a connection calls Release (see Releaser) on
+// its decoding codec when the connection closes, so that what a vanished
+// connection held is given back to the shared Budget.
 package serial

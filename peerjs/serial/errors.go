@@ -19,6 +19,9 @@ var (
 	// ErrTooManyPending: more chunked messages were being reassembled than
 	// Options.MaxPending allows; the oldest was dropped.
 	ErrTooManyPending = errors.New("serial: too many chunked messages pending")
+	// ErrReleased: a chunk piece arrived after Releaser.Release; it is not
+	// kept, since nobody would release it again.
+	ErrReleased = errors.New("serial: codec released")
 	// ErrUnsupportedType: the value cannot be sent with this serialization.
 	ErrUnsupportedType = errors.New("serial: unsupported type")
 )
