@@ -53,13 +53,18 @@ func TestHostile1aHugeChunkTotal(t *testing.T) {
 }
 
 // Attack 1b: 40 connections each hold an unfinished chunked message of
-// 180 of 190 pieces (2.9 MB each, 115 MB in all); the relay's global
-// budget --max-pending-bytes is 16 MiB.
+// 120 of 190 pieces (1.9 MB each, 77 MB in all); the relay's global
+// budget --max-pending-bytes is 16 MiB. Bytes held (Peer.PendingHeld in
+// /debug/stats, polled) stay within the budget, and RSS with it.
 func TestHostile1bPendingChunks(t *testing.T) {
 	const budget = 16 << 20
 	r := newRoom(t, true, relayFlag(t, "max-pending-bytes", strconv.Itoa(budget))...)
-	const conns, total, sent = 40, 190, 180
+	const conns, total, sent = 40, 190, 120
 	var g *gang
+	var heldMax float64
+	heldSeen := false
+	stopPoll := make(chan struct{})
+	polled := make(chan struct{})
 	r.runAttack(attack{
 		name: fmt.Sprintf("1b %d connections × %d/%d pieces pending (budget %d MiB)", conns, sent, total, budget>>20),
 		run: func() time.Time {
@@ -67,6 +72,22 @@ func TestHostile1bPendingChunks(t *testing.T) {
 			start := time.Now()
 			cs := g.connectAll(r.relay.id, 1, 10)
 			t.Logf("attacker: %d of %d connections open", len(cs), conns)
+			go func() { // the budget's fill, while the attack lasts
+				defer close(polled)
+				for i := 0; i < 100000; i++ {
+					if s, err := r.relay.stats(); err == nil {
+						if v, ok := s.counters()["Peer.PendingHeld"]; ok {
+							heldSeen = true
+							heldMax = max(heldMax, v)
+						}
+					}
+					select {
+					case <-stopPoll:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+			}()
 			data := make([]byte, pieceSize)
 			var wg sync.WaitGroup
 			for _, c := range cs {
@@ -83,13 +104,25 @@ func TestHostile1bPendingChunks(t *testing.T) {
 			wg.Wait()
 			return start
 		},
-		leave:  func() { g.leave() },
-		reject: regexp.MustCompile(`toobig|too-big|malformed|pending|evict|budget|reject`),
+		leave: func() {
+			close(stopPoll)
+			<-polled
+			g.leave()
+		},
+		reject: regexp.MustCompile(`toobig|too-big|malformed|pendingrefused|evict|budget|reject`),
 		// Bytes held are bounded by the budget; the heap may double them
 		// before a GC, plus 40 connections' pion buffers.
 		rssPeak: 2*budget + 48<<20,
 		gorPeak: conns*gorPerConn + gorPeakSlack,
 		during:  allRates, after: allRates,
+		check: func(result) {
+			t.Logf("RESULT 1b: pending bytes held at most %.1f MiB (budget %d MiB; reported: %v)", heldMax/(1<<20), budget>>20, heldSeen)
+			if !heldSeen {
+				t.Errorf("/debug/stats has no Peer.PendingHeld: cannot see the bytes held")
+			} else if heldMax > budget {
+				t.Errorf("pending bytes held peaked at %.0f, over the budget %d", heldMax, budget)
+			}
+		},
 	})
 }
 
