@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2plive/p2plive-node/internal/memreturn"
 	"github.com/p2plive/p2plive-node/node"
 )
 
@@ -69,4 +70,17 @@ func (d *debugServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = d.srv.Shutdown(ctx)
+}
+
+// startMemReturn runs memreturn for the life of the command: the relay's
+// memory follows its children, and a burst of them must not leave the
+// process at its peak RSS. stop ends it and waits.
+func startMemReturn(log *zap.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		memreturn.Run(ctx, log.Named("mem"))
+	}()
+	return func() { cancel(); <-done }
 }

@@ -60,6 +60,7 @@ registered with the index root (--index) unless --unlisted.`,
 				return err
 			}
 			defer dbg.close()
+			defer startMemReturn(cfg.Logger)()
 			return h.Wait()
 		},
 	}

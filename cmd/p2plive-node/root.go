@@ -361,6 +361,7 @@ subtree up, floods chat once in each direction, and passes room maps down.
 				return err
 			}
 			defer dbg.close()
+			defer startMemReturn(cfg.Logger)()
 			return j.Wait()
 		},
 	}
@@ -445,6 +446,7 @@ func runRoot(cmd *cobra.Command, cf *commonFlags, rf rootFlags) error {
 		return err
 	}
 	defer dbg.close()
+	defer startMemReturn(cfg.Logger)()
 	return node.RunRoot(cmd.Context(), cfg)
 }
 

@@ -1,0 +1,5 @@
+package memreturn
+
+import "runtime/debug"
+
+func debugFree() { debug.FreeOSMemory() }
