@@ -236,7 +236,11 @@ type JoinStats struct {
 	Tree     tree.Stats
 	// Conns are the counters of each data connection by peer id.
 	Conns map[string]peerjs.ConnStats
-	Media MediaStats
+	// ConnTotals sums the counters of every data connection the node has
+	// had, closed ones included: a peer that sends garbage and leaves is
+	// still counted.
+	ConnTotals peerjs.ConnStats
+	Media      MediaStats
 	// ParentLosses counts parents lost (vanished, or given up on by the
 	// media watchdog), each followed by a re-join.
 	ParentLosses uint64
@@ -275,6 +279,7 @@ type relayNode struct {
 	sendErrors, mediaRequests     uint64
 	parentLosses, watchdogFirings uint64
 	parentLostICE                 uint64
+	closedTotals                  peerjs.ConnStats // counters of closed connections
 
 	pwatch parentWatch
 
@@ -365,6 +370,7 @@ func (n *relayNode) handle(e event, now time.Time) {
 			n.parent = nil
 		}
 		delete(n.conns, id)
+		n.closedTotals = addConnStats(n.closedTotals, e.conn.Stats())
 		if e.lost {
 			n.parentLosses++
 			out = n.tree.ParentLost(id, n.lastAlive(now))
@@ -381,6 +387,7 @@ func (n *relayNode) handle(e event, now time.Time) {
 		out = n.tree.Opened(id, e.conn.Peer(), now)
 	case evClosed:
 		delete(n.conns, id)
+		n.closedTotals = addConnStats(n.closedTotals, e.conn.Stats())
 		out = n.tree.Closed(id)
 		if n.media != nil && !n.hasConn(e.conn.Peer()) {
 			n.media.hangUp(e.conn.Peer())
@@ -508,8 +515,11 @@ func (n *relayNode) snapshot() JoinStats {
 	if n.parent != nil {
 		st.Parent = n.parent.Peer()
 	}
+	st.ConnTotals = n.closedTotals
 	for _, c := range n.conns {
-		st.Conns[c.Peer()] = c.Stats()
+		cs := c.Stats()
+		st.Conns[c.Peer()] = cs
+		st.ConnTotals = addConnStats(st.ConnTotals, cs)
 	}
 	if n.media != nil {
 		st.Media = n.media.snapshot()
@@ -520,6 +530,16 @@ func (n *relayNode) snapshot() JoinStats {
 		st.Peer = n.peer.Stats()
 	}
 	return st
+}
+
+func addConnStats(a, b peerjs.ConnStats) peerjs.ConnStats {
+	a.Received += b.Received
+	a.Dropped += b.Dropped
+	a.Malformed += b.Malformed
+	a.TooBig += b.TooBig
+	a.Sent += b.Sent
+	a.Reordered += b.Reordered
+	return a
 }
 
 // isChild reports whether peer is one of our children now.
