@@ -42,8 +42,9 @@ type DataConn struct {
 	// remoteSet is owned by the negotiate goroutine once it runs (set before it starts for answers).
 	remoteSet bool
 
-	mu sync.Mutex // guards dc
-	dc *webrtc.DataChannel
+	mu        sync.Mutex // guards dc and openTimer
+	dc        *webrtc.DataChannel
+	openTimer *time.Timer // the open deadline; stopped at close
 
 	sendMu sync.Mutex // guards enc and keeps one message's frames together
 	enc    serial.Codec
@@ -330,6 +331,12 @@ func (c *DataConn) closeWith(why error) {
 	c.closeOnce.Do(func() {
 		c.err = why
 		close(c.done)
+		c.mu.Lock()
+		if c.openTimer != nil {
+			c.openTimer.Stop()
+			c.openTimer = nil
+		}
+		c.mu.Unlock()
 		c.unqueueAll()
 		// Half-received chunked messages will never complete: give their
 		// bytes back to the peer's shared budget.
@@ -347,6 +354,20 @@ func (c *DataConn) closeWith(why error) {
 		_ = c.pc.Close()
 		c.log.Debug("connection closed", zap.Error(why))
 	})
+}
+
+// setOpenTimer keeps the open deadline so that closing stops it: a pending
+// timer holds the connection (and its PeerConnection) in memory until it
+// fires, which under churn kept tens of MiB of closed connections alive.
+func (c *DataConn) setOpenTimer(t *time.Timer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		t.Stop()
+	default:
+		c.openTimer = t
+	}
 }
 
 // attach wires the data channel: ours when dialing, the remote's when accepting.

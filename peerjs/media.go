@@ -28,6 +28,23 @@ type MediaConn struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	err       error
+
+	timerMu   sync.Mutex  // guards openTimer
+	openTimer *time.Timer // the unanswered-call deadline; stopped at close
+}
+
+// setOpenTimer keeps the call's open deadline so that closing stops it: a
+// pending timer holds the call (and its PeerConnection) in memory until it
+// fires, which under churn kept tens of MiB of ended calls alive.
+func (m *MediaConn) setOpenTimer(t *time.Timer) {
+	m.timerMu.Lock()
+	defer m.timerMu.Unlock()
+	select {
+	case <-m.done:
+		t.Stop()
+	default:
+		m.openTimer = t
+	}
 }
 
 // Peer is the remote peer id.
@@ -60,6 +77,12 @@ func (m *MediaConn) closeWith(why error) {
 	m.closeOnce.Do(func() {
 		m.err = why
 		close(m.done)
+		m.timerMu.Lock()
+		if m.openTimer != nil {
+			m.openTimer.Stop()
+			m.openTimer = nil
+		}
+		m.timerMu.Unlock()
 		m.route.Close()
 		m.p.forgetMedia(m)
 		_ = m.pc.Close()
@@ -165,11 +188,11 @@ func (p *Peer) Call(ctx context.Context, peer string, pc *webrtc.PeerConnection,
 	if ok {
 		wait = time.Until(deadline)
 	}
-	time.AfterFunc(wait, func() {
+	m.setOpenTimer(time.AfterFunc(wait, func() {
 		if pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
 			m.closeWith(ErrOpenTimeout)
 		}
-	})
+	}))
 	return m, nil
 }
 

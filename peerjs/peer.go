@@ -513,11 +513,11 @@ func (p *Peer) newConn(peer, connID, label, serialization string, reliable bool,
 	}
 	p.trickle(pc, peer, connID, signaling.ConnData, c.log)
 	closeOnICEFailure(pc, c.log, c.closeWith)
-	time.AfterFunc(p.cfg.OpenTimeout, func() {
+	c.setOpenTimer(time.AfterFunc(p.cfg.OpenTimeout, func() {
 		if !c.isOpen() {
 			c.closeWith(ErrOpenTimeout)
 		}
-	})
+	}))
 	return c, nil
 }
 

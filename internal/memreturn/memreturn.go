@@ -6,7 +6,7 @@
 // minutes, so without help its RSS stays near the burst's peak long after
 // the children are gone (measured: live heap 6.6 MiB, RSS 76 MiB after 300
 // children came and went). Run watches the runtime's own figures and, when
-// much more heap is free than live, forces a collection and returns it.
+// much heap is free, forces a collection and returns it.
 package memreturn
 
 import (
@@ -19,12 +19,14 @@ import (
 )
 
 // Interval is how often Run looks.
-const Interval = 10 * time.Second
+const Interval = 5 * time.Second
 
 // Thresholds: act when the heap free but still held from the OS is at least
-// MinFree and more than the live heap. Small relays never reach MinFree;
-// after a burst the check fires once and the figures are back below it.
-const MinFree = 16 << 20
+// MinFree and at least half the live heap. The forced collection costs
+// about what a regular one does (proportional to the live heap), and it
+// fires again only once that much more has been freed, so its cost stays a
+// fraction of the collections the churn itself caused.
+const MinFree = 4 << 20
 
 // Stats are the figures one decision reads.
 type Stats struct {
@@ -34,7 +36,7 @@ type Stats struct {
 
 // ShouldReturn is the decision, apart from the runtime so it can be tested.
 func ShouldReturn(s Stats) bool {
-	return s.Free >= MinFree && s.Free > s.Live
+	return s.Free >= MinFree && s.Free >= s.Live/2
 }
 
 var samples = []metrics.Sample{

@@ -17,7 +17,8 @@ func TestShouldReturn(t *testing.T) {
 	}{
 		{"idle small relay", Stats{Free: 3 * mib, Live: 6 * mib}, false},
 		{"after churn: much free, little live", Stats{Free: 120 * mib, Live: 7 * mib}, true},
-		{"busy: free below live", Stats{Free: 40 * mib, Live: 90 * mib}, false},
+		{"busy: free below half the live heap", Stats{Free: 40 * mib, Live: 90 * mib}, false},
+		{"busy relay after churn", Stats{Free: 50 * mib, Live: 90 * mib}, true},
 		{"at the floor", Stats{Free: MinFree, Live: 1}, true},
 		{"just under the floor", Stats{Free: MinFree - 1, Live: 0}, false},
 	}
