@@ -19,7 +19,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	clitest.Main(m, "p2plive-bench", func(dir string) { binary = filepath.Join(dir, "p2plive-bench") },
+	clitest.Main(m, "p2plive-bench", &binary,
 		clitest.Binary{Name: "p2plive-bench", Pkg: "."}, clitest.Binary{Name: "p2plive-node", Pkg: "../p2plive-node"})
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,8 +14,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	clitest.Main(m, "p2plive-cli", func(dir string) { binary = filepath.Join(dir, "p2plive-node") },
-		clitest.Binary{Name: "p2plive-node", Pkg: "."})
+	clitest.Main(m, "p2plive-cli", &binary, clitest.Binary{Name: "p2plive-node", Pkg: "."})
 }
 
 type result = clitest.Result

@@ -20,10 +20,10 @@ import (
 type Binary struct{ Name, Pkg string }
 
 // Main is a TestMain: it builds bins into a new temporary directory
-// (pattern as os.MkdirTemp takes it), calls setup with the directory,
-// runs the tests, removes the directory and exits with the tests' code.
-// A failed build exits 1.
-func Main(m *testing.M, pattern string, setup func(dir string), bins ...Binary) {
+// (pattern as os.MkdirTemp takes it), sets *binary to the path of the
+// first, runs the tests, removes the directory and exits with the tests'
+// code. A failed build exits 1.
+func Main(m *testing.M, pattern string, binary *string, bins ...Binary) {
 	dir, err := os.MkdirTemp("", pattern)
 	if err != nil {
 		panic(err)
@@ -35,7 +35,7 @@ func Main(m *testing.M, pattern string, setup func(dir string), bins ...Binary) 
 			os.Exit(1)
 		}
 	}
-	setup(dir)
+	*binary = filepath.Join(dir, bins[0].Name)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
