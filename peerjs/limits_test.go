@@ -110,16 +110,12 @@ func TestConnCaps(t *testing.T) {
 	waitFor(t, "every slot to be freed", func() bool { return acc.Stats().Incoming == 0 })
 }
 
-// TestRecvQueueBytes: values nobody reads are held up to RecvQueueBytes of
-// wire bytes per connection; the rest are dropped and counted, and what was
-// queued is still delivered in order.
-func TestRecvQueueBytes(t *testing.T) {
-	ps := testrig.StartPeerServer(t)
-	const big = 200 << 10
-	acc := goPeerWith(t, ps, "queue-acceptor", func(c *peerjs.Config) { c.RecvQueueBytes = 3*big + big/2 })
-	dialer := goPeerWith(t, ps, "queue-dialer", nil)
+// connectPair opens a reliable connection from dialer to acc and returns
+// a context for the rest of the test (30 s) and both ends of it.
+func connectPair(t *testing.T, dialer, acc *peerjs.Peer) (context.Context, *peerjs.DataConn, *peerjs.DataConn) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	out, err := dialer.Connect(ctx, acc.ID(), peerjs.ConnectOptions{Reliable: true})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +124,18 @@ func TestRecvQueueBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, out, in
+}
+
+// TestRecvQueueBytes: values nobody reads are held up to RecvQueueBytes of
+// wire bytes per connection; the rest are dropped and counted, and what was
+// queued is still delivered in order.
+func TestRecvQueueBytes(t *testing.T) {
+	ps := testrig.StartPeerServer(t)
+	const big = 200 << 10
+	acc := goPeerWith(t, ps, "queue-acceptor", func(c *peerjs.Config) { c.RecvQueueBytes = 3*big + big/2 })
+	dialer := goPeerWith(t, ps, "queue-dialer", nil)
+	ctx, out, in := connectPair(t, dialer, acc)
 	const sent = 10
 	for i := range sent {
 		if err := out.Send([]any{int64(i), strings.Repeat("x", big)}); err != nil {
@@ -184,16 +192,7 @@ func TestPendingReleasedOnClose(t *testing.T) {
 	budget := serial.NewBudget(8 << 20)
 	acc := goPeerWith(t, ps, "pending-acceptor", func(c *peerjs.Config) { c.Serial = serial.Options{Shared: budget} })
 	dialer := goPeerWith(t, ps, "pending-dialer", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := dialer.Connect(ctx, acc.ID(), peerjs.ConnectOptions{Reliable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := acc.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, out, in := connectPair(t, dialer, acc)
 	for i := range 3 {
 		if err := peerjs.SendPartial(out, []any{int64(i), strings.Repeat("z", 100<<10)}, 3); err != nil {
 			t.Fatal(err)

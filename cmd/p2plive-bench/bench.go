@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/p2plive/p2plive-node/internal/bench"
+	"github.com/p2plive/p2plive-node/internal/cli"
 	"github.com/p2plive/p2plive-node/internal/rig"
 )
 
@@ -39,17 +40,17 @@ testdata/web, so run it from the repository; scripts/bench builds it and
 p2plive-node side by side and runs it in a loopback-only network namespace.
 The Go relay is the p2plive-node next to this binary unless --relay-bin names
 another; it logs at warn. Every flag can also be set as P2PLIVE_<FLAG>.`,
-		Args:          noArgs,
+		Args:          cli.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PreRunE:       func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags()) },
+		PreRunE:       func(cmd *cobra.Command, _ []string) error { return cli.ApplyEnv(cmd.Flags()) },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Flags()
 			if err := validateBench(fs, &cfg); err != nil {
 				return err
 			}
-			if relayBin == "" && given(fs, "relay-bin") {
-				return badValue(fs, "relay-bin", "must not be empty (leave it out for the p2plive-node next to this binary)")
+			if relayBin == "" && cli.Given(fs, "relay-bin") {
+				return cli.BadValue(fs, "relay-bin", "must not be empty (leave it out for the p2plive-node next to this binary)")
 			}
 			log, err := newLogger(fs, logLevel)
 			if err != nil {
@@ -58,7 +59,7 @@ another; it logs at warn. Every flag can also be set as P2PLIVE_<FLAG>.`,
 			if cfg.NeedsRelay() {
 				if relayBin == "" {
 					if relayBin, err = siblingRelay(); err != nil {
-						return usageError{err}
+						return cli.UsageError{Err: err}
 					}
 				}
 				cfg.RelayCommand = []string{relayBin}
@@ -83,7 +84,7 @@ another; it logs at warn. Every flag can also be set as P2PLIVE_<FLAG>.`,
 			return err
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.UsageError{Err: err} })
 	f := cmd.Flags()
 	f.StringSliceVar(&cfg.Parts, "parts", bench.AllParts, "parts to run: direct (children on the source), synthetic (Go relay, --n), clip and browser (Go and Chromium relay on the real clip, --browser-n), heal (gap at a grandchild when its grandparent relay crashes or leaves, --heal-runs)")
 	f.IntVar(&cfg.HealRuns, "heal-runs", 5, "runs of each heal case (the median is printed)")
@@ -130,11 +131,11 @@ const (
 // failed run (an unknown part, a value over its bounds).
 func validateBench(fs *pflag.FlagSet, cfg *bench.Config) error {
 	if len(cfg.Parts) == 0 {
-		return usageError{fmt.Errorf("%s: empty list (want some of %s)", flagLabel(fs, "parts"), strings.Join(bench.AllParts, ","))}
+		return cli.UsageError{Err: fmt.Errorf("%s: empty list (want some of %s)", cli.FlagLabel(fs, "parts"), strings.Join(bench.AllParts, ","))}
 	}
 	for _, p := range cfg.Parts {
 		if !slices.Contains(bench.AllParts, p) {
-			return usageError{fmt.Errorf("%s: unknown part %q (want some of %s)", flagLabel(fs, "parts"), p, strings.Join(bench.AllParts, ","))}
+			return cli.UsageError{Err: fmt.Errorf("%s: unknown part %q (want some of %s)", cli.FlagLabel(fs, "parts"), p, strings.Join(bench.AllParts, ","))}
 		}
 	}
 	for _, l := range []struct {
@@ -142,25 +143,25 @@ func validateBench(fs *pflag.FlagSet, cfg *bench.Config) error {
 		ns   []int
 	}{{"n", cfg.N}, {"browser-n", cfg.BrowserN}} {
 		if len(l.ns) == 0 {
-			return usageError{fmt.Errorf("%s: empty list", flagLabel(fs, l.name))}
+			return cli.UsageError{Err: fmt.Errorf("%s: empty list", cli.FlagLabel(fs, l.name))}
 		}
 		for _, n := range l.ns {
 			if n < 1 || n > benchMaxChildren {
-				return usageError{fmt.Errorf("%s: %d children: want 1 to %d", flagLabel(fs, l.name), n, benchMaxChildren)}
+				return cli.UsageError{Err: fmt.Errorf("%s: %d children: want 1 to %d", cli.FlagLabel(fs, l.name), n, benchMaxChildren)}
 			}
 		}
 	}
 	switch {
 	case cfg.HealRuns < 1 || cfg.HealRuns > benchMaxHealRuns:
-		return badValue(fs, "heal-runs", fmt.Sprintf("want 1 to %d", benchMaxHealRuns))
+		return cli.BadValue(fs, "heal-runs", fmt.Sprintf("want 1 to %d", benchMaxHealRuns))
 	case cfg.Window <= 0 || cfg.Window > benchMaxWindow:
-		return badValue(fs, "window", fmt.Sprintf("want a positive duration up to %v", benchMaxWindow))
+		return cli.BadValue(fs, "window", fmt.Sprintf("want a positive duration up to %v", benchMaxWindow))
 	case cfg.Settle <= 0:
-		return badValue(fs, "settle", "must be a positive duration, like 2s")
+		return cli.BadValue(fs, "settle", "must be a positive duration, like 2s")
 	case cfg.JoinParallel < 1:
-		return badValue(fs, "join-parallel", "must be at least 1")
+		return cli.BadValue(fs, "join-parallel", "must be at least 1")
 	case cfg.VideoBitrate < 1 || cfg.VideoBitrate > benchMaxVideoBitrate:
-		return badValue(fs, "video-bitrate", fmt.Sprintf("want 1 to %d bit/s", benchMaxVideoBitrate))
+		return cli.BadValue(fs, "video-bitrate", fmt.Sprintf("want 1 to %d bit/s", benchMaxVideoBitrate))
 	}
 	return nil
 }
@@ -169,7 +170,7 @@ func validateBench(fs *pflag.FlagSet, cfg *bench.Config) error {
 func newLogger(fs *pflag.FlagSet, level string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("%s: %w", flagLabel(fs, "log-level"), err)}
+		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", cli.FlagLabel(fs, "log-level"), err)}
 	}
 	zc := zap.NewDevelopmentConfig()
 	zc.Development = false

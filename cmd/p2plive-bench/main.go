@@ -7,32 +7,10 @@
 // scripts/bench, which builds both binaries.
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/p2plive/p2plive-node/internal/cli"
 
+// main exits 2 on bad flags or arguments, as p2plive-node does, else 1 on
+// an error.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := newBenchCmd().ExecuteContext(ctx)
-	if err == nil {
-		return
-	}
-	fmt.Fprintf(os.Stderr, "p2plive-bench: %v\n", err)
-	var ue usageError
-	if errors.As(err, &ue) {
-		os.Exit(2)
-	}
-	os.Exit(1)
+	cli.Main("p2plive-bench", newBenchCmd())
 }
-
-// usageError marks bad flags or arguments: exit 2, as p2plive-node does.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }

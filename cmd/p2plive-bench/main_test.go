@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2plive/p2plive-node/internal/cli/clitest"
 	"github.com/p2plive/p2plive-node/internal/testrig"
 )
 
@@ -20,64 +19,17 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "p2plive-bench")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "p2plive-bench")
-	for _, b := range []struct{ out, pkg string }{{binary, "."}, {filepath.Join(dir, "p2plive-node"), "../p2plive-node"}} {
-		if out, err := exec.Command("go", "build", "-o", b.out, b.pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	clitest.Main(m, "p2plive-bench", &binary,
+		clitest.Binary{Name: "p2plive-bench", Pkg: "."}, clitest.Binary{Name: "p2plive-node", Pkg: "../p2plive-node"})
 }
 
-type result struct {
-	code   int
-	stderr string
-}
-
-func run(t *testing.T, bin string, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return result{code, stderr.String()}
-}
+var run = clitest.Run
 
 // checkUsageError: bad input gets exit 2 and exactly one line, which
 // says what is wrong and contains every string of want.
-func checkUsageError(t *testing.T, r result, want ...string) {
+func checkUsageError(t *testing.T, r clitest.Result, want ...string) {
 	t.Helper()
-	if r.code != 2 {
-		t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
-	}
-	if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
-		t.Errorf("want one line, got:\n%s", r.stderr)
-	}
-	if !strings.HasPrefix(r.stderr, "p2plive-bench: ") {
-		t.Errorf("stderr %q: want the p2plive-bench: prefix", r.stderr)
-	}
-	for _, w := range want {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr %q lacks %q", r.stderr, w)
-		}
-	}
+	clitest.CheckUsageError(t, r, "p2plive-bench", want...)
 }
 
 func TestCLIUsageErrors(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2plive/p2plive-node/internal/cli"
 	"github.com/p2plive/p2plive-node/internal/memreturn"
 	"github.com/p2plive/p2plive-node/node"
 )
@@ -29,7 +30,7 @@ func startDebug(addr string, stats func() (node.JoinStats, bool), log *zap.Logge
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, usageError{errors.New("--debug-addr: " + err.Error())}
+		return nil, cli.UsageError{Err: errors.New("--debug-addr: " + err.Error())}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -3,73 +3,28 @@ package main
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/p2plive/p2plive-node/internal/cli"
 	"github.com/p2plive/p2plive-node/node"
 )
-
-// envAnnotation marks a flag whose value applyEnv took from the
-// environment, so that an error about the value can name the variable the
-// user has to fix rather than a flag they never typed.
-const envAnnotation = "p2plive-node/env"
-
-// flagLabel names a flag for an error message: "--max-children", or
-// "--max-children (from P2PLIVE_MAX_CHILDREN)" when its value came from
-// the environment.
-func flagLabel(fs *pflag.FlagSet, name string) string {
-	label := "--" + name
-	if f := fs.Lookup(name); f != nil {
-		if env := f.Annotations[envAnnotation]; len(env) > 0 {
-			label += " (from " + env[0] + ")"
-		}
-	}
-	return label
-}
-
-// badValue is the one-line usage error for a flag's value: the flag, the
-// value as given (strings quoted, so that an empty one shows), and what is
-// wrong with it.
-func badValue(fs *pflag.FlagSet, name, problem string) error {
-	f := fs.Lookup(name)
-	if f == nil { // a programming error; still say which flag
-		return usageError{fmt.Errorf("--%s: %s", name, problem)}
-	}
-	val := f.Value.String()
-	if f.Value.Type() == "string" {
-		val = strconv.Quote(val)
-	}
-	label := "--" + name + " " + val
-	if env := f.Annotations[envAnnotation]; len(env) > 0 {
-		label += " (from " + env[0] + ")"
-	}
-	return usageError{fmt.Errorf("%s: %s", label, problem)}
-}
-
-// given reports whether the user set the flag, on the command line or in
-// the environment: only then does a bound that depends on another flag
-// (--max-pending-bytes against --max-message-size) apply to it as given.
-func given(fs *pflag.FlagSet, name string) bool {
-	f := fs.Lookup(name)
-	return f != nil && (f.Changed || len(f.Annotations[envAnnotation]) > 0)
-}
 
 // Checks shared by the validators below; each returns the usage error for
 // the named flag, or nil.
 
 func atLeast(fs *pflag.FlagSet, name string, v, min int) error {
 	if v < min {
-		return badValue(fs, name, fmt.Sprintf("must be at least %d", min))
+		return cli.BadValue(fs, name, fmt.Sprintf("must be at least %d", min))
 	}
 	return nil
 }
 
 func positiveDuration(fs *pflag.FlagSet, name string, d time.Duration) error {
 	if d <= 0 {
-		return badValue(fs, name, "must be a positive duration, like 30s")
+		return cli.BadValue(fs, name, "must be a positive duration, like 30s")
 	}
 	return nil
 }
@@ -85,21 +40,12 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// noArgs is cobra.NoArgs as a usage error (exit 2): a stray positional
-// argument is bad input like a bad flag, not a failure of the node.
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageError{fmt.Errorf("%s: unexpected argument %q (this command takes flags only)", cmd.Name(), args[0])}
-	}
-	return nil
-}
-
 // unknownCommand is the root's argument check: the root runs no command of
 // its own, so any argument is a mistyped command. Cobra's own message is
 // not a usage error (exit 1) and may append suggestions on more lines.
 func unknownCommand(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageError{fmt.Errorf("unknown command %q (see %s --help)", args[0], cmd.CommandPath())}
+		return cli.UsageError{Err: fmt.Errorf("unknown command %q (see %s --help)", args[0], cmd.CommandPath())}
 	}
 	return nil
 }
@@ -145,11 +91,11 @@ func (r *relayFlags) register(f *pflag.FlagSet) {
 func (r *relayFlags) validate(fs *pflag.FlagSet) error {
 	var rate error
 	if math.IsNaN(r.rateLimit) || math.IsInf(r.rateLimit, 0) || r.rateLimit <= 0 {
-		rate = badValue(fs, "rate-limit", "must be a finite number of messages per second above 0")
+		rate = cli.BadValue(fs, "rate-limit", "must be a finite number of messages per second above 0")
 	}
 	var children error
 	if r.maxChildren < 0 {
-		children = badValue(fs, "max-children", "must not be negative (0 means unlimited)")
+		children = cli.BadValue(fs, "max-children", "must not be negative (0 means unlimited)")
 	}
 	return firstErr(
 		children,

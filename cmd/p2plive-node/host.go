@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/p2plive/p2plive-node/internal/cli"
 	"github.com/p2plive/p2plive-node/node"
 	"github.com/p2plive/p2plive-node/signaling"
 )
@@ -23,16 +24,16 @@ func newHostCmd(cf *commonFlags) *cobra.Command {
 map, reports, chat) and streams a committed 10 s VP8 + Opus test clip, looped,
 to every child: a source that needs no camera and no browser. The room is
 registered with the index root (--index) unless --unlisted.`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Flags()
 			if unlisted {
 				hc.RootID = ""
 			} else if hc.RootID == "" {
 				// node reads "" as unlisted; say so on purpose instead.
-				return badValue(fs, "index", "must not be empty (use --unlisted to not register the room)")
+				return cli.BadValue(fs, "index", "must not be empty (use --unlisted to not register the room)")
 			} else if !signaling.ValidID(hc.RootID) {
-				return usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "index"), hc.RootID, signaling.ErrInvalidID)}
+				return cli.UsageError{Err: fmt.Errorf("%s %q: %w", cli.FlagLabel(fs, "index"), hc.RootID, signaling.ErrInvalidID)}
 			}
 			if err := relay.validate(fs); err != nil {
 				return err

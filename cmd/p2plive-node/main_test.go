@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/p2plive/p2plive-node/internal/cli/clitest"
 	"github.com/p2plive/p2plive-node/internal/testrig"
 	"github.com/p2plive/p2plive-node/signaling"
 )
@@ -19,44 +14,15 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "p2plive-cli")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "p2plive-node")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	clitest.Main(m, "p2plive-cli", &binary, clitest.Binary{Name: "p2plive-node", Pkg: "."})
 }
 
-type result struct {
-	code   int
-	stderr string
-}
+type result = clitest.Result
 
 // run runs the binary with a deadline and returns its exit code and stderr.
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return result{code, stderr.String()}
+	return clitest.Run(t, binary, env, args...)
 }
 
 // lastLine is the line the user reads: the final error line.
@@ -69,20 +35,7 @@ func lastLine(s string) string {
 // says what is wrong and contains every string of want.
 func checkUsageError(t *testing.T, r result, want ...string) {
 	t.Helper()
-	if r.code != 2 {
-		t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
-	}
-	if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
-		t.Errorf("want one line, got:\n%s", r.stderr)
-	}
-	if !strings.HasPrefix(r.stderr, "p2plive-node: ") {
-		t.Errorf("stderr %q: want the p2plive-node: prefix", r.stderr)
-	}
-	for _, w := range want {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr %q lacks %q", r.stderr, w)
-		}
-	}
+	clitest.CheckUsageError(t, r, "p2plive-node", want...)
 }
 
 // TestCLIUsageErrors: input that is not about one flag's value.
@@ -252,10 +205,10 @@ func TestCLIGoodFlagValues(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.env, append(tc.args, unreachable...)...)
-			if r.code != 1 {
-				t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+			if r.Code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", r.Code, r.Stderr)
 			}
-			if l := lastLine(r.stderr); !strings.Contains(l, "server unreachable") {
+			if l := lastLine(r.Stderr); !strings.Contains(l, "server unreachable") {
 				t.Fatalf("last line %q: want server unreachable", l)
 			}
 		})
@@ -279,10 +232,10 @@ func TestNoTestRigInTheDaemon(t *testing.T) {
 func TestCLIUnreachableServer(t *testing.T) {
 	// Port 1 on loopback refuses at once.
 	r := run(t, nil, "join", "--parent", "p", "--server", "http://127.0.0.1:1/", "--ice", "none", "--log-format", "json")
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.Code, r.Stderr)
 	}
-	if l := lastLine(r.stderr); !strings.HasPrefix(l, "p2plive-node: ") || !strings.Contains(l, "server unreachable") {
+	if l := lastLine(r.Stderr); !strings.HasPrefix(l, "p2plive-node: ") || !strings.Contains(l, "server unreachable") {
 		t.Fatalf("last line %q", l)
 	}
 }
@@ -307,15 +260,15 @@ func TestCLIIDTaken(t *testing.T) {
 	defer holder.Close()
 	env := []string{"P2PLIVE_SERVER=" + ps.URL(), "P2PLIVE_KEY=" + ps.Key, "P2PLIVE_ID=taken-id", "P2PLIVE_ICE=none"}
 	r := run(t, env, "join", "--parent", "someone")
-	if r.code != 3 {
-		t.Fatalf("exit %d, want 3; stderr:\n%s", r.code, r.stderr)
+	if r.Code != 3 {
+		t.Fatalf("exit %d, want 3; stderr:\n%s", r.Code, r.Stderr)
 	}
-	if l := lastLine(r.stderr); !strings.Contains(l, "id is taken") || !strings.Contains(l, "ID is taken") {
+	if l := lastLine(r.Stderr); !strings.Contains(l, "id is taken") || !strings.Contains(l, "ID is taken") {
 		t.Fatalf("last line %q", l)
 	}
 	// A wrong key is refused clearly too.
 	r = run(t, []string{"P2PLIVE_SERVER=" + ps.URL(), "P2PLIVE_ICE=none"}, "join", "--parent", "someone", "--key", "wrong")
-	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "invalid key") {
-		t.Fatalf("wrong key: exit %d, stderr:\n%s", r.code, r.stderr)
+	if r.Code != 1 || !strings.Contains(lastLine(r.Stderr), "invalid key") {
+		t.Fatalf("wrong key: exit %d, stderr:\n%s", r.Code, r.Stderr)
 	}
 }

@@ -16,14 +16,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/p2plive/p2plive-node/internal/cli"
 	"github.com/p2plive/p2plive-node/node"
 	"github.com/p2plive/p2plive-node/peerjs"
 	"github.com/p2plive/p2plive-node/signaling"
 	"github.com/p2plive/p2plive-node/tree"
 )
-
-// envPrefix: every flag --foo-bar can also be set as P2PLIVE_FOO_BAR.
-const envPrefix = "P2PLIVE_"
 
 // commonFlags are the flags every networked command shares.
 type commonFlags struct {
@@ -58,7 +56,7 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 		Args: unknownCommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.UsageError{Err: err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&cf.server, "server", signaling.DefaultServerURL, "PeerServer URL (scheme, host, port, path), like the PeerJS client options")
 	pf.StringVar(&cf.key, "key", signaling.DefaultKey, "PeerServer API key")
@@ -76,52 +74,9 @@ in the environment as P2PLIVE_<FLAG>, e.g. P2PLIVE_SERVER or P2PLIVE_LOG_LEVEL.`
 	// (p2plive-bench --relay-cpuprofile reads it).
 	pf.StringVar(&cf.debugAddr, "debug-addr", "", "serve Go pprof and /debug/stats (JSON counters) on this address, e.g. 127.0.0.1:6060 (diagnostics; keep it on loopback)")
 
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags()) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return cli.ApplyEnv(cmd.Flags()) }
 	root.AddCommand(newJoinCmd(&cf), newRootIndexCmd(&cf), newHostCmd(&cf), newVersionCmd())
 	return root
-}
-
-// applyEnv fills every flag not given on the command line from P2PLIVE_<FLAG>.
-func applyEnv(fs *pflag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed {
-			return
-		}
-		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			return
-		}
-		if f.Annotations == nil {
-			f.Annotations = map[string][]string{}
-		}
-		f.Annotations[envAnnotation] = []string{name}
-		if sv, isSlice := f.Value.(pflag.SliceValue); isSlice {
-			if e := sv.Replace(splitList(v)); e != nil {
-				err = usageError{fmt.Errorf("%s=%q (--%s): %w", name, v, f.Name, e)}
-			}
-			return
-		}
-		if e := f.Value.Set(v); e != nil {
-			err = usageError{fmt.Errorf("%s=%q (--%s): %w", name, v, f.Name, e)}
-		}
-	})
-	return err
-}
-
-// splitList splits a comma-separated environment value. Empty elements
-// are kept, so that "a,,b" is refused like --ice a,,b rather than read as
-// "a,b"; an empty value is an empty list, like an empty --ice argument.
-func splitList(v string) []string {
-	if strings.TrimSpace(v) == "" {
-		return []string{}
-	}
-	out := strings.Split(v, ",")
-	for i, s := range out {
-		out[i] = strings.TrimSpace(s)
-	}
-	return out
 }
 
 // nodeConfig validates the common flags into a node.Config. Every check
@@ -132,28 +87,28 @@ func (cf *commonFlags) nodeConfig(fs *pflag.FlagSet) (node.Config, error) {
 	if cf.key == "" {
 		// ParseServer would quietly use "peerjs"; an empty key given on
 		// purpose is more likely a broken deployment template.
-		return cfg, badValue(fs, "key", "must not be empty (leave it out for the default, "+signaling.DefaultKey+")")
+		return cfg, cli.BadValue(fs, "key", "must not be empty (leave it out for the default, "+signaling.DefaultKey+")")
 	}
 	srv, err := signaling.ParseServer(cf.server, cf.key)
 	if err != nil {
-		return cfg, usageError{fmt.Errorf("%s: %w", flagLabel(fs, "server"), err)}
+		return cfg, cli.UsageError{Err: fmt.Errorf("%s: %w", cli.FlagLabel(fs, "server"), err)}
 	}
 	if cf.id != "" && !signaling.ValidID(cf.id) {
-		return cfg, usageError{fmt.Errorf("%s %q: %w (letters and digits, single spaces, _ or - between them)", flagLabel(fs, "id"), cf.id, signaling.ErrInvalidID)}
+		return cfg, cli.UsageError{Err: fmt.Errorf("%s %q: %w (letters and digits, single spaces, _ or - between them)", cli.FlagLabel(fs, "id"), cf.id, signaling.ErrInvalidID)}
 	}
 	ice, err := parseICE(cf.ice)
 	if err != nil {
-		return cfg, usageError{fmt.Errorf("%s: %w", flagLabel(fs, "ice"), err)}
+		return cfg, cli.UsageError{Err: fmt.Errorf("%s: %w", cli.FlagLabel(fs, "ice"), err)}
 	}
 	if cf.maxMessage < node.MinMaxMessageSize || cf.maxMessage > node.MaxMaxMessageSize {
-		return cfg, badValue(fs, "max-message-size", fmt.Sprintf("want %d (64 KiB) to %d (64 MiB)", node.MinMaxMessageSize, node.MaxMaxMessageSize))
+		return cfg, cli.BadValue(fs, "max-message-size", fmt.Sprintf("want %d (64 KiB) to %d (64 MiB)", node.MinMaxMessageSize, node.MaxMaxMessageSize))
 	}
 	// Two messages of the largest size must fit in the pending bytes, or
 	// one peer's chunked message could starve every other connection.
 	pending := max(cf.maxPending, 2*cf.maxMessage)
-	if given(fs, "max-pending-bytes") {
+	if cli.Given(fs, "max-pending-bytes") {
 		if cf.maxPending < 2*cf.maxMessage {
-			return cfg, badValue(fs, "max-pending-bytes", fmt.Sprintf("must be at least 2 × --max-message-size = %d", 2*cf.maxMessage))
+			return cfg, cli.BadValue(fs, "max-pending-bytes", fmt.Sprintf("must be at least 2 × --max-message-size = %d", 2*cf.maxMessage))
 		}
 		pending = cf.maxPending
 	}
@@ -165,7 +120,7 @@ func (cf *commonFlags) nodeConfig(fs *pflag.FlagSet) (node.Config, error) {
 	}
 	if cf.debugAddr != "" {
 		if _, _, err := net.SplitHostPort(cf.debugAddr); err != nil {
-			return cfg, usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "debug-addr"), cf.debugAddr, err)}
+			return cfg, cli.UsageError{Err: fmt.Errorf("%s %q: %w", cli.FlagLabel(fs, "debug-addr"), cf.debugAddr, err)}
 		}
 	}
 	log, err := newLogger(fs, cf.logLevel, cf.logFormat)
@@ -252,7 +207,7 @@ func parseICE(urls []string) ([]webrtc.ICEServer, error) {
 func newLogger(fs *pflag.FlagSet, level, format string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("%s: %w", flagLabel(fs, "log-level"), err)}
+		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", cli.FlagLabel(fs, "log-level"), err)}
 	}
 	switch format {
 	case "auto":
@@ -262,7 +217,7 @@ func newLogger(fs *pflag.FlagSet, level, format string) (*zap.Logger, error) {
 		}
 	case "console", "json":
 	default:
-		return nil, badValue(fs, "log-format", "want console, json or auto")
+		return nil, cli.BadValue(fs, "log-format", "want console, json or auto")
 	}
 	var zc zap.Config
 	if format == "console" {
@@ -299,12 +254,12 @@ func newJoinCmd(cf *commonFlags) *cobra.Command {
 P2P-Live-web tree protocol: it greets and records children, reports its
 subtree up, floods chat once in each direction, and passes room maps down.
 "join --root" is the same as the root command.`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Flags()
 			if asRoot {
 				if parent != "" {
-					return usageError{errors.New("join: --root and --parent exclude each other")}
+					return cli.UsageError{Err: errors.New("join: --root and --parent exclude each other")}
 				}
 				if cf.id != "" {
 					rf.ids = append(rf.ids, cf.id)
@@ -312,10 +267,10 @@ subtree up, floods chat once in each direction, and passes room maps down.
 				return runRoot(cmd, cf, rf)
 			}
 			if parent == "" {
-				return usageError{fmt.Errorf("join: --parent is required")}
+				return cli.UsageError{Err: fmt.Errorf("join: --parent is required")}
 			}
 			if !signaling.ValidID(parent) {
-				return usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "parent"), parent, signaling.ErrInvalidID)}
+				return cli.UsageError{Err: fmt.Errorf("%s %q: %w", cli.FlagLabel(fs, "parent"), parent, signaling.ErrInvalidID)}
 			}
 			switch greeting {
 			case "ab":
@@ -323,11 +278,11 @@ subtree up, floods chat once in each direction, and passes room maps down.
 			case "c":
 				rc.Greeting = tree.GreetC
 			default:
-				return badValue(fs, "greeting", "want ab or c")
+				return cli.BadValue(fs, "greeting", "want ab or c")
 			}
 			var mediaTimeout error
 			if rc.MediaTimeout < 0 {
-				mediaTimeout = badValue(fs, "media-timeout", "must not be negative (0 disables the watchdog)")
+				mediaTimeout = cli.BadValue(fs, "media-timeout", "must not be negative (0 disables the watchdog)")
 			}
 			if err := firstErr(
 				relay.validate(fs),
@@ -398,13 +353,13 @@ func (rf *rootFlags) register(f *pflag.FlagSet, withID bool) {
 // validate checks the root's flags; the ids may have come from join's
 // --id, so their label is the same either way.
 func (rf *rootFlags) validate(fs *pflag.FlagSet) error {
-	if len(rf.ids) == 0 && given(fs, "id") {
+	if len(rf.ids) == 0 && cli.Given(fs, "id") {
 		// An empty P2PLIVE_ID: like --id '', not a way to say "default".
-		return usageError{fmt.Errorf(`%s "": %w`, flagLabel(fs, "id"), signaling.ErrInvalidID)}
+		return cli.UsageError{Err: fmt.Errorf(`%s "": %w`, cli.FlagLabel(fs, "id"), signaling.ErrInvalidID)}
 	}
 	for _, id := range rf.ids {
 		if !signaling.ValidID(id) {
-			return usageError{fmt.Errorf("%s %q: %w", flagLabel(fs, "id"), id, signaling.ErrInvalidID)}
+			return cli.UsageError{Err: fmt.Errorf("%s %q: %w", cli.FlagLabel(fs, "id"), id, signaling.ErrInvalidID)}
 		}
 	}
 	return firstErr(
@@ -422,7 +377,7 @@ func newRootIndexCmd(cf *commonFlags) *cobra.Command {
 default; generation A pages of 2024 use P2P-Live-Web-default-Id) and keeps the
 room list: hosts register their room maps, index pages receive the list.
 Repeat --id to serve several ids (one list each).`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRoot(cmd, cf, rf) },
 	}
 	rf.register(cmd.Flags(), true)
@@ -454,7 +409,7 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  noArgs,
+		Args:  cli.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			v := "(devel)"
 			if bi, ok := debug.ReadBuildInfo(); ok {

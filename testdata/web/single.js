@@ -40,9 +40,11 @@
 // start a rejoin.
 //
 // Stats: P.video() has the shape of tree.js's P.video() (testrig.TreeVideo).
+// Helpers shared with tree.js are in common.js (window.TestPage).
 "use strict";
 
 (() => {
+	const { errText } = TestPage;
 	let peer = null;
 	let ownId = null;
 	let name = null;
@@ -67,23 +69,7 @@
 	const log = [];
 	const errors = [];
 
-	function errText(e) {
-		return (e && e.type ? e.type + ": " : "") + (e && e.message !== undefined ? e.message : String(e));
-	}
-	function sleep(ms) {
-		return new Promise((r) => setTimeout(r, ms));
-	}
-	function send(conn, msg) {
-		if (!conn || !conn.open) return false;
-		try {
-			const r = conn.send(msg);
-			if (r && typeof r.catch === "function") r.catch((e) => errors.push("send to " + conn.peer + ": " + errText(e)));
-			return true;
-		} catch (e) {
-			errors.push("send to " + conn.peer + ": " + errText(e));
-			return false;
-		}
-	}
+	const send = TestPage.sender(errors);
 	function record(from, kind, msg) {
 		if (log.length >= 2000) log.shift();
 		log.push({ from, kind, msg: JSON.parse(JSON.stringify(msg === undefined ? null : msg)) });
@@ -170,30 +156,32 @@
 	async function sentStats() {
 		const out = { calls: 0, frameWidth: 0, frameHeight: 0, framesPerSecond: 0 };
 		for (const call of outCalls) {
-			const pc = call.peerConnection;
-			if (!pc || pc.signalingState === "closed") continue;
-			let rep;
-			try { rep = await pc.getStats(); } catch (e) { continue; }
-			rep.forEach((s) => {
-				if (s.type !== "outbound-rtp" || s.kind !== "video" || !s.framesEncoded) return;
+			const o = await TestPage.outboundVideo(call);
+			if (!o) continue;
+			for (const s of o.video) {
+				if (!s.framesEncoded) continue;
 				out.calls++;
 				if ((s.frameWidth || 0) > out.frameWidth) {
 					out.frameWidth = s.frameWidth || 0;
 					out.frameHeight = s.frameHeight || 0;
 					out.framesPerSecond = s.framesPerSecond || 0;
 				}
-			});
+			}
 		}
 		return out;
 	}
 
-	function onChildData(conn, msg) {
-		record(conn.peer, "child", msg);
+	// onData records msg from conn (kind "child" or "parent") and handles
+	// it: a chat the same from everyone, any other array by other(msg).
+	function onData(conn, kind, msg, other) {
+		record(conn.peer, kind, msg);
 		if (!Array.isArray(msg)) return;
+		if (msg[0] === 0) onChat(msg);
+		else other(msg);
+	}
+
+	function onChildMessage(msg) {
 		switch (msg[0]) {
-			case 0:
-				onChat(msg);
-				break;
 			case 1:
 				if (!kids.some((c) => c.peer === msg[4])) {
 					const c = incoming.find((x) => x.peer === msg[4]);
@@ -237,13 +225,8 @@
 		treeChanged();
 	}
 
-	function onParentData(conn, msg) {
-		record(conn.peer, "parent", msg);
-		if (!Array.isArray(msg)) return;
+	function onParentMessage(msg) {
 		switch (msg[0]) {
-			case 0:
-				onChat(msg);
-				break;
 			case 1:
 				if (msg[1] !== -1) onTree(msg);
 				break;
@@ -298,64 +281,24 @@
 	}
 
 	function show(stream) {
-		if (!videoEl) {
-			videoEl = document.createElement("video");
-			videoEl.autoplay = true;
-			videoEl.muted = true;
-			videoEl.playsInline = true;
-			videoEl.width = 320;
-			document.body.appendChild(videoEl);
-		}
-		videoEl.srcObject = stream;
-		const r = videoEl.play();
-		if (r && r.catch) r.catch((e) => errors.push("video play: " + errText(e)));
+		videoEl = TestPage.showVideo(videoEl, stream, errors);
 	}
 
 	async function videoStats() {
-		let st = null;
-		const pc = inCall && inCall.peerConnection;
-		if (pc && pc.signalingState !== "closed") {
-			try {
-				const rep = await pc.getStats();
-				let video = null, audio = null;
-				rep.forEach((s) => {
-					if (s.type !== "inbound-rtp") return;
-					if (s.kind === "video") video = s;
-					else if (s.kind === "audio") audio = s;
-				});
-				const codec = video && video.codecId ? rep.get(video.codecId) : null;
-				st = { video, audio, codec: codec ? codec.mimeType : null };
-			} catch (e) { st = null; }
-		}
+		const st = await TestPage.inboundStats(inCall && inCall.peerConnection).catch(() => null);
 		if (st) lastInbound = st;
-		else st = lastInbound;
-		const v = (st && st.video) || {};
-		const a = (st && st.audio) || {};
-		const n = (x) => (typeof x === "number" ? x : 0);
-		return {
+		return TestPage.videoSummary(st || lastInbound, {
 			calls: callsReceived,
 			from: inCall ? inCall.peer : null,
 			closed: false,
-			framesDecoded: n(v.framesDecoded),
-			frameWidth: n(v.frameWidth),
-			frameHeight: n(v.frameHeight),
-			framesReceived: n(v.framesReceived),
-			framesDropped: n(v.framesDropped),
-			framesPerSecond: n(v.framesPerSecond),
-			packetsLost: n(v.packetsLost),
-			bytesReceived: n(v.bytesReceived),
-			nackCount: n(v.nackCount),
-			pliCount: n(v.pliCount),
 			firstFrameMs: null,
-			codec: st ? st.codec : null,
-			audio: { packetsReceived: n(a.packetsReceived), totalSamplesReceived: n(a.totalSamplesReceived) },
-		};
+		});
 	}
 
 	function onConnection(conn) {
 		incoming.push(conn);
 		conn.on("data", (d) => {
-			try { onChildData(conn, d); } catch (e) { errors.push("child data: " + errText(e)); }
+			try { onData(conn, "child", d, onChildMessage); } catch (e) { errors.push("child data: " + errText(e)); }
 		});
 		conn.on("close", () => onChildClose(conn));
 		conn.on("error", (e) => errors.push("conn " + conn.peer + ": " + errText(e)));
@@ -364,10 +307,7 @@
 	const P = {
 		async start(o) {
 			if (peer) throw new Error("P: already started");
-			peer = new Peer({
-				host: o.host, port: o.port, path: o.path, key: o.key,
-				secure: false, config: { iceServers: [] }, debug: 1,
-			});
+			peer = new Peer(TestPage.peerOptions(o));
 			ownId = await new Promise((resolve, reject) => {
 				peer.once("open", resolve);
 				peer.once("error", (e) => reject(new Error(errText(e))));
@@ -393,7 +333,7 @@
 			parent = c;
 			c.on("open", () => send(c, report));
 			c.on("data", (d) => {
-				try { onParentData(c, d); } catch (e) { errors.push("parent data: " + errText(e)); }
+				try { onData(c, "parent", d, onParentMessage); } catch (e) { errors.push("parent data: " + errText(e)); }
 			});
 			c.on("close", () => { if (c === parent) parentClosed = true; });
 			c.on("error", (e) => errors.push("parent " + id + ": " + errText(e)));
@@ -446,25 +386,9 @@
 		},
 		video: () => videoStats(),
 		sentVideo: () => sentStats(),
-		async waitVideo(minFrames = 1, timeoutMs = 15000, minCalls = 1) {
-			const deadline = Date.now() + timeoutMs;
-			for (;;) {
-				const v = await videoStats();
-				if (v.calls >= minCalls && v.framesDecoded >= minFrames) return v;
-				if (Date.now() > deadline) throw new Error("waitVideo: not within " + timeoutMs + " ms: " + JSON.stringify(v));
-				await sleep(50);
-			}
-		},
-		async waitFor(expr, timeoutMs = 15000) {
-			const f = new Function("return (" + expr + ");");
-			const deadline = Date.now() + timeoutMs;
-			for (;;) {
-				const v = await f();
-				if (v) return v;
-				if (Date.now() > deadline) throw new Error("waitFor(" + expr + "): not true within " + timeoutMs + " ms");
-				await sleep(20);
-			}
-		},
+		waitVideo: (minFrames = 1, timeoutMs = 15000, minCalls = 1) => TestPage.waitVideo(videoStats,
+			(v) => v.calls >= minCalls && v.framesDecoded >= minFrames, timeoutMs, "waitVideo"),
+		waitFor: TestPage.waitFor,
 		id: () => ownId,
 		children: () => kids.map((c) => c.peer),
 		report: () => report,
@@ -485,11 +409,5 @@
 		},
 	};
 
-	// Leaving the page closes every connection cleanly, so that neighbours
-	// see the data channels close at once (see tree.js).
-	window.addEventListener("pagehide", () => {
-		if (peer && !peer.destroyed) P.destroy();
-	});
-
-	window.P = P;
+	TestPage.publish(P, () => peer);
 })();

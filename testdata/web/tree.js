@@ -41,9 +41,12 @@
 //             hostReport, rootId, false]
 //   chat     [0, lastHop, name, text, image|null, icon]
 //   refresh  [4, requesterId] up; [4, ownId] "new stream" down (C); [4, 0] "not live"
+//
+// Helpers shared with single.js are in common.js (window.TestPage).
 "use strict";
 
 (() => {
+	const { errText, sleep } = TestPage;
 	const BIG = 4096;
 	const MAX_LOG = 2000;
 	const utf8 = new TextEncoder();
@@ -162,23 +165,7 @@
 	let notLive = 0; // [4, 0] received from the parent
 	let videoEl = null;
 
-	function errText(e) {
-		return (e && e.type ? e.type + ": " : "") + (e && e.message !== undefined ? e.message : String(e));
-	}
-	function sleep(ms) {
-		return new Promise((r) => setTimeout(r, ms));
-	}
-	function send(conn, msg) {
-		if (!conn || !conn.open) return false;
-		try {
-			const r = conn.send(msg);
-			if (r && typeof r.catch === "function") r.catch((e) => errors.push("send to " + conn.peer + ": " + errText(e)));
-			return true;
-		} catch (e) {
-			errors.push("send to " + conn.peer + ": " + errText(e));
-			return false;
-		}
-	}
+	const send = TestPage.sender(errors);
 	function chatEntry(msg, hop) {
 		return (async () => ({
 			hop: await encode(hop),
@@ -453,38 +440,14 @@
 		waiting.clear();
 	}
 	function show(stream) {
-		if (!videoEl) {
-			videoEl = document.createElement("video");
-			videoEl.autoplay = true;
-			videoEl.muted = true;
-			videoEl.playsInline = true;
-			videoEl.width = 320;
-			document.body.appendChild(videoEl);
-		}
-		videoEl.srcObject = stream;
-		const r = videoEl.play();
-		if (r && r.catch) r.catch((e) => errors.push("video play: " + errText(e)));
-	}
-	// inboundStats reads the inbound video and audio RTP stats of pc.
-	async function inboundStats(pc) {
-		if (!pc || pc.signalingState === "closed") return null;
-		const report = await pc.getStats();
-		let video = null;
-		let audio = null;
-		report.forEach((s) => {
-			if (s.type !== "inbound-rtp") return;
-			if (s.kind === "video") video = s;
-			else if (s.kind === "audio") audio = s;
-		});
-		const codec = video && video.codecId ? report.get(video.codecId) : null;
-		return { video, audio, codec: codec ? codec.mimeType : null };
+		videoEl = TestPage.showVideo(videoEl, stream, errors);
 	}
 	// watchFirstFrame polls the stats of a new call until its first frame
 	// is decoded (at most 60 s, or until another call replaces it).
 	async function watchFirstFrame(call, pc, t0) {
 		while (call === inCall && firstFrameMs === null && performance.now() - t0 < 60000) {
 			let st = null;
-			try { st = await inboundStats(pc); } catch (e) { return; }
+			try { st = await TestPage.inboundStats(pc); } catch (e) { return; }
 			if (call !== inCall) return;
 			if (st && st.video && st.video.framesDecoded > 0) {
 				firstFrameMs = Math.round(performance.now() - t0);
@@ -494,31 +457,14 @@
 		}
 	}
 	async function videoStats() {
-		let st = null;
-		try { st = await inboundStats(inPC); } catch (e) { st = null; }
+		const st = await TestPage.inboundStats(inPC).catch(() => null);
 		if (st) lastInbound = st;
-		else st = lastInbound;
-		const v = (st && st.video) || {};
-		const a = (st && st.audio) || {};
-		const n = (x) => (typeof x === "number" ? x : 0);
-		return {
+		return TestPage.videoSummary(st || lastInbound, {
 			calls: callsReceived,
 			from: inCall ? inCall.peer : null,
 			closed: inClosed,
-			framesDecoded: n(v.framesDecoded),
-			frameWidth: n(v.frameWidth),
-			frameHeight: n(v.frameHeight),
-			framesReceived: n(v.framesReceived),
-			framesDropped: n(v.framesDropped),
-			framesPerSecond: n(v.framesPerSecond),
-			packetsLost: n(v.packetsLost),
-			bytesReceived: n(v.bytesReceived),
-			nackCount: n(v.nackCount),
-			pliCount: n(v.pliCount),
 			firstFrameMs,
-			codec: st ? st.codec : null,
-			audio: { packetsReceived: n(a.packetsReceived), totalSamplesReceived: n(a.totalSamplesReceived) },
-		};
+		});
 	}
 	// sentStats reads the outbound video of our calls: per child in byChild,
 	// the first child's at the top level, and the local track's settings.
@@ -534,14 +480,10 @@
 			out.track = { width: st.width || 0, height: st.height || 0, frameRate: st.frameRate || 0 };
 		}
 		for (const [id, call] of outCalls) {
-			const pc = call.peerConnection;
-			if (!pc || pc.signalingState === "closed") continue;
-			let report;
-			try { report = await pc.getStats(); } catch (e) { continue; }
-			let v = null;
-			report.forEach((x) => { if (x.type === "outbound-rtp" && x.kind === "video") v = x; });
-			if (!v) continue;
-			const c = v.codecId ? report.get(v.codecId) : null;
+			const o = await TestPage.outboundVideo(call);
+			if (!o || !o.video.length) continue;
+			const v = o.video[o.video.length - 1];
+			const c = v.codecId ? o.report.get(v.codecId) : null;
 			const one = {
 				frameWidth: v.frameWidth || 0,
 				frameHeight: v.frameHeight || 0,
@@ -587,14 +529,9 @@
 	}
 
 	// ---- peers --------------------------------------------------------------
-	function peerOptions(o) {
-		return {
-			host: o.host, port: o.port, path: o.path, key: o.key,
-			secure: false, config: { iceServers: [] }, debug: 1,
-		};
-	}
 	function openPeer(o, id) {
-		const p = id ? new Peer(id, peerOptions(o)) : new Peer(peerOptions(o));
+		const opts = TestPage.peerOptions(o);
+		const p = id ? new Peer(id, opts) : new Peer(opts);
 		return new Promise((resolve, reject) => {
 			const onErr = (err) => { p.off("open", onOpen); reject(Object.assign(new Error(errText(err)), { type: err && err.type, peer: p })); };
 			const onOpen = (pid) => { p.off("error", onErr); resolve(p); };
@@ -747,16 +684,10 @@
 		// least minFrames frames and its first-frame time is known (and, if
 		// minCalls is given, at least that many calls arrived); resolves
 		// with P.video().
-		async waitVideo(minFrames = 1, timeoutMs = 15000, minCalls = 1) {
-			const deadline = Date.now() + timeoutMs;
-			for (;;) {
-				const v = await videoStats();
-				// firstFrameMs is set by its own 10 ms poll: wait for it too.
-				if (v.calls >= minCalls && v.framesDecoded >= minFrames && v.firstFrameMs !== null) return v;
-				if (Date.now() > deadline) throw new Error("waitVideo(" + minFrames + ", calls " + minCalls + "): not within " + timeoutMs + " ms: " + JSON.stringify(v));
-				await sleep(50);
-			}
-		},
+		waitVideo: (minFrames = 1, timeoutMs = 15000, minCalls = 1) => TestPage.waitVideo(videoStats,
+			// firstFrameMs is set by its own 10 ms poll: wait for it too.
+			(v) => v.calls >= minCalls && v.framesDecoded >= minFrames && v.firstFrameMs !== null,
+			timeoutMs, "waitVideo(" + minFrames + ", calls " + minCalls + ")"),
 
 		// tryClaim opens a separate peer with a fixed id: "open" (the peer is
 		// kept, so the id stays taken) or the PeerJS error type.
@@ -805,18 +736,7 @@
 			}
 			return Promise.all(chats);
 		},
-		// waitFor polls a JS expression (evaluated in the page's global scope)
-		// until it is truthy or returns a truthy promise; resolves with its value.
-		async waitFor(expr, timeoutMs = 15000) {
-			const f = new Function("return (" + expr + ");");
-			const deadline = Date.now() + timeoutMs;
-			for (;;) {
-				const v = await f();
-				if (v) return v;
-				if (Date.now() > deadline) throw new Error("waitFor(" + expr + "): not true within " + timeoutMs + " ms");
-				await sleep(20);
-			}
-		},
+		waitFor: TestPage.waitFor,
 
 		// sendTo sends a tagged value on the connection to a peer id, or to
 		// "parent" / "root". Returns null or an error text.
@@ -847,13 +767,5 @@
 		},
 	};
 
-	// Leaving the page closes every connection cleanly (peer.destroy), so
-	// that neighbours see the data channels close at once. A tab closed
-	// without this (e.g. over CDP) leaves the remote channel open until ICE
-	// fails, which Chromium takes well over 40 s to notice on loopback.
-	window.addEventListener("pagehide", () => {
-		if (peer && !peer.destroyed) P.destroy();
-	});
-
-	window.P = P;
+	TestPage.publish(P, () => peer);
 })();
