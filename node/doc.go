@@ -28,8 +28,8 @@
 //     (evParentClosed); it dials, re-joins after a loss and moves when the
 //     parent announces its departure; it hears from the loop through the
 //     move channel and reads the loop's state by posting a function to run
-//     there (evQuery); the greeting it read from a new parent travels to the
-//     loop in a stash guarded by greetMu;
+//     there (evQuery); the greeting it read from a new parent reaches the
+//     loop as an ordinary evMsg right after evParentOpen;
 //   - peerjs's OnCall callback: a media call offered to us (evCall);
 //   - one goroutine per call to a child, waiting for its end (evCallEnded);
 //   - watchMedia: the relayed stream appeared or changed (evMediaChanged).

@@ -59,32 +59,29 @@ func (n *relayNode) holdParent(ctx context.Context, p *peerjs.Peer, first string
 		}
 		delay = parentRetryMin
 		target = c.Peer()
-		attached := false
+		// A move hands over the next parent with the greeting read from it
+		// and retire, which closes the old one once the next is attached.
+		var retire func()
 		for c != nil {
-			if !attached && !n.attach(ctx, c, greeting) {
+			ok := n.attach(ctx, c, greeting)
+			if retire != nil {
+				retire()
+				retire = nil
+			}
+			if !ok {
 				c.Close()
 				return
 			}
-			attached = false
-			next, retire, err := n.serveParent(ctx, p, c, heal)
+			var next *peerjs.DataConn
+			var err error
+			next, greeting, retire, err = n.serveParent(ctx, p, c, heal)
 			if next == nil {
 				n.log.Warn("parent lost", zap.String("parent", c.Peer()), zap.Error(err))
 				lost = c.Peer()
-			}
-			c, greeting = next, nil
-			if next != nil {
+			} else {
 				target = next.Peer()
-				greeting = n.takeGreeting(next)
-				if !n.attach(ctx, next, greeting) {
-					next.Close()
-					retire()
-					return
-				}
-				retire()
-				c, greeting = next, nil
-				attached = true
-				continue
 			}
+			c = next
 		}
 	}
 }
@@ -104,11 +101,11 @@ func (n *relayNode) attach(ctx context.Context, c *peerjs.DataConn, greeting any
 
 // serveParent reads c until it closes (returns nil and why) or the parent
 // announces its departure and we found a new parent: then it returns the
-// new one and retire, which the caller runs once the new parent is
-// attached. retire waits until the owner loop has switched (so nothing more
+// new one, the greeting read from it, and retire, which the caller runs
+// once the new parent is attached. retire waits until the owner loop has switched (so nothing more
 // is sent on c), lets what was sent on c drain (a chat typed during the
 // move would otherwise die in c's send buffer), then closes c.
-func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.DataConn, heal bool) (next *peerjs.DataConn, retire func(), err error) {
+func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.DataConn, heal bool) (next *peerjs.DataConn, greeting any, retire func(), err error) {
 	done := make(chan error, 1)
 	go func() { done <- n.read(ctx, c) }()
 	for {
@@ -116,7 +113,7 @@ func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.D
 		case err := <-done:
 			c.Close()
 			n.post(ctx, event{kind: evParentClosed, conn: c, lost: true})
-			return nil, nil, err
+			return nil, nil, nil, err
 		case <-n.move:
 			if !heal {
 				continue
@@ -126,7 +123,6 @@ func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.D
 				n.log.Warn("parent is leaving and no new parent was found; staying until it goes", zap.String("parent", c.Peer()))
 				continue
 			}
-			n.stashGreeting(next, greeting)
 			old := c
 			retire := func() {
 				n.query(ctx, func() {}) // the loop has taken next as its parent
@@ -140,11 +136,11 @@ func (n *relayNode) serveParent(ctx context.Context, p *peerjs.Peer, c *peerjs.D
 				n.post(ctx, event{kind: evParentClosed, conn: old})
 				n.log.Info("moved to a new parent before the old one left", zap.String("from", old.Peer()), zap.String("to", next.Peer()))
 			}
-			return next, retire, nil
+			return next, greeting, retire, nil
 		case <-ctx.Done():
 			c.Close()
 			<-done
-			return nil, nil, ctx.Err()
+			return nil, nil, nil, ctx.Err()
 		}
 	}
 }
@@ -238,23 +234,6 @@ func (n *relayNode) dial(ctx context.Context, p *peerjs.Peer, id string) (*peerj
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	return p.Connect(dctx, id, peerjs.ConnectOptions{})
-}
-
-// The greeting read during a move travels with the connection to attach.
-func (n *relayNode) stashGreeting(c *peerjs.DataConn, g any) {
-	n.greetMu.Lock()
-	defer n.greetMu.Unlock()
-	if g != nil {
-		n.greetings[c] = g
-	}
-}
-
-func (n *relayNode) takeGreeting(c *peerjs.DataConn) any {
-	n.greetMu.Lock()
-	defer n.greetMu.Unlock()
-	g := n.greetings[c]
-	delete(n.greetings, c)
-	return g
 }
 
 // query runs f in the owner loop and waits for it.

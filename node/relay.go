@@ -186,7 +186,6 @@ func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) 
 		drain:        cfg.Drain,
 		drainTimeout: cfg.drainTimeout(),
 		mediaTimeout: cfg.Relay.MediaTimeout,
-		greetings:    map[*peerjs.DataConn]any{},
 		peer:         p,
 	}
 	j := &Join{n: n, p: p, done: make(chan struct{})}
@@ -295,9 +294,7 @@ type relayNode struct {
 	mediaTimeout time.Duration
 
 	// move asks holdParent to find a new parent (ours is leaving).
-	move      chan struct{}
-	greetMu   sync.Mutex // guards greetings
-	greetings map[*peerjs.DataConn]any
+	move chan struct{}
 }
 
 func (n *relayNode) post(ctx context.Context, e event) bool {
@@ -327,18 +324,21 @@ func (n *relayNode) loop(ctx context.Context, p *peerjs.Peer) error {
 			kids := len(n.tree.Children())
 			n.log.Info("leaving: telling children to re-join elsewhere", zap.Int("children", kids), zap.Duration("grace", n.drainTimeout))
 			n.apply(n.tree.Leave())
-		case now := <-tick.C:
+		case <-tick.C:
+			// The time of handling, not of the tick: after a stall the
+			// buffered tick carries the time it was due.
+			now := time.Now()
 			if n.draining {
 				if kids := len(n.tree.Children()); kids == 0 || now.After(drainEnd) {
 					n.log.Info("left", zap.Int("children_remaining", kids))
 					return nil
 				}
 			}
-			n.watchParent(time.Now())
+			n.watchParent(now)
 			n.watchdog(now)
-			n.apply(n.tree.Tick(time.Now()))
+			n.apply(n.tree.Tick(now))
 			if n.media != nil {
-				n.media.tick(n.ctx, time.Now())
+				n.media.tick(n.ctx, now)
 			}
 		case <-p.Done():
 			if err := p.Signaling().Err(); err != nil {

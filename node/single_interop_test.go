@@ -259,14 +259,7 @@ func TestSingleHealChromium(t *testing.T) {
 				moved.Round(time.Millisecond), time.Since(closed).Round(time.Millisecond))
 
 			// The leaf keeps decoding on the call it has.
-			before := testrig.TreeVideoOf(t, leaf).FramesDecoded
-			deadline := time.Now().Add(30 * time.Second)
-			for testrig.TreeVideoOf(t, leaf).FramesDecoded <= before+10 {
-				if time.Now().After(deadline) {
-					t.Fatalf("the leaf stopped decoding after the move: %s", testrig.TreeVideoOf(t, leaf))
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			waitDecoded(t, leaf, testrig.TreeVideoOf(t, leaf).FramesDecoded+10)
 			gap, _ := finish()
 			v = testrig.TreeVideoOf(t, leaf)
 			t.Logf("leaf: longest stall %v; %s", gap.Round(time.Millisecond), v)

@@ -453,13 +453,15 @@ func (c *DataConn) Flush(ctx context.Context) error {
 	if dc == nil {
 		return nil
 	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for dc.BufferedAmount() > 0 {
 		select {
 		case <-c.done:
 			return c.err
 		case <-ctx.Done():
 			return fmt.Errorf("peerjs: flush %s: %d bytes still buffered: %w", c.peer, dc.BufferedAmount(), ctx.Err())
-		case <-time.After(5 * time.Millisecond):
+		case <-tick.C:
 		}
 	}
 	return nil

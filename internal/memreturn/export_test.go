@@ -1,5 +1,0 @@
-package memreturn
-
-import "runtime/debug"
-
-func debugFree() { debug.FreeOSMemory() }
