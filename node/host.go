@@ -48,14 +48,14 @@ func StartHost(ctx context.Context, cfg Config) (*Join, error) {
 	return startTreeNode(ctx, cfg, treeNode{
 		upstream: hc.RootID,
 		name:     name,
-		machine: func(self string) machine {
-			return hostMachine{tree.NewHost(tree.HostConfig{
+		machine: func(self string) tree.Machine {
+			return tree.NewHost(tree.HostConfig{
 				Self: self, Name: name, Title: hc.Title, Summary: hc.Summary, RootID: hc.RootID,
 				NoStreamNotice: hc.NoStreamNotice, MaxChildren: hc.MaxChildren,
 				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
 				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
 				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
-			})}
+			})
 		},
 		feed: feed,
 	})

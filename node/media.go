@@ -22,8 +22,11 @@ const callTimeout = 20 * time.Second
 // closing it only then avoids a gap at the children.
 const upstreamOverlap = 3 * time.Second
 
-// mediaNode is the media half of a node: the upstream call(s) feeding the
-// Source and one call per child. Only the owner loop touches it.
+// mediaNode is the media half of a node, an executor: it answers the
+// parent's call into the Source and places, tracks and hangs up the calls
+// to children that the tree machine decides (tree.Call, tree.HangUp; who
+// gets a call, when, and re-calls are tree's, calls.go). Only the owner
+// loop touches it.
 type mediaNode struct {
 	log *zap.Logger
 	p   *peerjs.Peer
@@ -31,13 +34,8 @@ type mediaNode struct {
 	// post hands an event to the owner loop (from call goroutines).
 	post func(event) bool
 
-	up    *peerjs.MediaConn
-	kids  map[string]*kidCall // by child peer id
-	wants map[string]tree.MediaReason
-	// recall holds children whose call ended by itself (ICE failed, the
-	// page closed it) while their data connection stayed up: they are
-	// called again when due, with a back-off per child.
-	recall map[string]*recallState
+	up   *peerjs.MediaConn
+	kids map[string]*kidCall // by child peer id
 
 	stats mediaCounters
 
@@ -47,30 +45,16 @@ type mediaNode struct {
 	watchFired  bool
 }
 
+// kidCall is a call placed to a child: the tree's id for it, the
+// connection and the subscription feeding it.
 type kidCall struct {
-	mc    *peerjs.MediaConn
-	sub   *media.Subscriber
-	gen   uint64
-	start time.Time
+	id  tree.CallID
+	mc  *peerjs.MediaConn
+	sub *media.Subscriber
 }
-
-// recallState is a child waiting to be called again.
-type recallState struct {
-	due      time.Time
-	attempts int // calls that ended early in a row
-}
-
-// Re-call back-off: the first re-call after recallMin, doubling per call
-// that ends again within recallHealthy, at most recallMax apart. A call
-// that lasted recallHealthy was a good one and resets the back-off.
-const (
-	recallMin     = time.Second
-	recallMax     = 30 * time.Second
-	recallHealthy = 30 * time.Second
-)
 
 type mediaCounters struct {
-	upCalls, upRefused, calls, callFailures, recalls uint64
+	upCalls, upRefused, calls, callFailures uint64
 }
 
 // MediaStats is the media part of JoinStats.
@@ -91,7 +75,7 @@ type MediaStats struct {
 
 func newMediaNode(log *zap.Logger, p *peerjs.Peer, src *media.Source, post func(event) bool) *mediaNode {
 	return &mediaNode{log: log.Named("media"), p: p, src: src, post: post,
-		kids: map[string]*kidCall{}, wants: map[string]tree.MediaReason{}, recall: map[string]*recallState{}}
+		kids: map[string]*kidCall{}}
 }
 
 // onCall answers a call from our parent, receive-only, as the pages do; a
@@ -147,132 +131,63 @@ func offeredKinds(s string) []webrtc.RTPCodecType {
 	return kinds
 }
 
-// request serves a tree.MediaRequest: call the child now if we have a
-// stream, else when it arrives. A child that asked (refresh, lend) gets a
-// new call even if it has one; a child merely joining keeps a current one.
-func (m *mediaNode) request(ctx context.Context, peer string, why tree.MediaReason) {
-	ready, gen := m.src.Ready()
-	if !ready {
-		m.wants[peer] = why
-		m.log.Debug("child waits for the stream", zap.String("child", peer), zap.Stringer("reason", why))
-		return
-	}
-	if k := m.kids[peer]; k != nil && k.gen == gen && (why == tree.MediaJoined || why == tree.MediaStreamArrived) {
-		return
-	}
-	m.call(ctx, peer, why)
-}
-
-// changed: the source became ready or its tracks changed. Every child whose
-// call carries older tracks, and every waiting child, is called.
-func (m *mediaNode) changed(ctx context.Context, children []tree.Child) {
-	ready, gen := m.src.Ready()
-	if !ready {
-		return
-	}
-	for peer, why := range m.wants {
-		delete(m.wants, peer)
-		m.call(ctx, peer, why)
-	}
-	for _, c := range children {
-		if k := m.kids[c.ID]; k == nil || k.gen != gen {
-			m.call(ctx, c.ID, tree.MediaStreamArrived)
-		}
-	}
-}
-
-// call (re)calls a child with our tracks, hanging up its previous call
-// first (generation C pages blank the video when an old call closes, and
-// every call left open is a PeerConnection wasted on both sides).
-func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason) {
-	delete(m.wants, peer)
-	m.endCall(peer)
-	log := m.log.With(zap.String("child", peer))
+// place carries out a tree.Call: it hangs up the child's previous call,
+// subscribes a new connection to the source and calls the child. It
+// returns the generation the call carries, or why it could not be placed.
+func (m *mediaNode) place(ctx context.Context, c tree.Call) (gen uint64, end tree.CallEnd, ok bool) {
+	m.endCall(c.Peer)
+	log := m.log.With(zap.String("child", c.Peer))
 	sub, pc, err := m.src.Subscribe(log)
 	if err != nil {
 		if errors.Is(err, media.ErrNoStream) {
-			m.wants[peer] = why
-			return
+			return 0, tree.CallNoStream, false
 		}
 		m.stats.callFailures++
 		log.Warn("cannot prepare a call", zap.Error(err))
-		return
+		return 0, tree.CallFailed, false
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	mc, err := m.p.Call(cctx, peer, pc, nil)
+	mc, err := m.p.Call(cctx, c.Peer, pc, nil)
 	cancel()
 	if err != nil {
 		sub.Close()
 		m.stats.callFailures++
 		log.Warn("cannot call child", zap.Error(err))
-		return
+		return 0, tree.CallFailed, false
 	}
 	m.stats.calls++
-	k := &kidCall{mc: mc, sub: sub, gen: sub.Generation(), start: time.Now()}
-	m.kids[peer] = k
-	log.Info("calling child with the stream", zap.String("call", mc.ConnectionID()), zap.Stringer("reason", why))
+	m.kids[c.Peer] = &kidCall{id: c.ID, mc: mc, sub: sub}
+	log.Info("calling child with the stream", zap.String("call", mc.ConnectionID()), zap.Stringer("reason", c.Reason))
+	peer := c.Peer
 	go func() {
 		<-mc.Done()
 		sub.Close()
 		m.post(event{kind: evCallEnded, peer: peer, call: mc})
 	}()
+	return sub.Generation(), 0, true
 }
 
-// ended: a child's call is over (hung up by the child, failed,
-// unanswered; ours are forgotten before we close them). A child that is
-// still one of ours (its data connection is up) is called again, with
-// back-off: a page whose call died has no way to ask for a new one but a
-// refresh its user may never press.
-func (m *mediaNode) ended(peer string, mc *peerjs.MediaConn, stillChild bool, now time.Time) {
+// ended: a child's call is over by itself (hung up by the child, failed,
+// unanswered; calls we close are forgotten first). It returns the tree's
+// id of the call, false if the call is not the child's current one.
+func (m *mediaNode) ended(peer string, mc *peerjs.MediaConn) (tree.CallID, bool) {
 	k := m.kids[peer]
 	if k == nil || k.mc != mc {
-		return
+		return 0, false
 	}
 	delete(m.kids, peer)
 	st := k.sub.Stats()
 	m.log.Info("child call ended", zap.String("child", peer), zap.Error(mc.Err()),
 		zap.Uint64("sent", st.Sent), zap.Uint64("dropped", st.Dropped), zap.Uint64("retransmitted", st.Retransmitted))
-	if !stillChild {
-		return
-	}
-	r := m.scheduleRecall(peer, now, k.start)
-	m.log.Info("child's call ended while it is still our child; calling it again", zap.String("child", peer),
-		zap.Duration("in", r.due.Sub(now)), zap.Int("attempt", r.attempts))
+	return k.id, true
 }
 
-// scheduleRecall sets when a child whose call (started at start) ended now
-// is called again: recallMin, doubling per early end, at most recallMax.
-func (m *mediaNode) scheduleRecall(peer string, now, start time.Time) *recallState {
-	r := m.recall[peer]
-	if r == nil || now.Sub(start) >= recallHealthy {
-		r = &recallState{}
-		m.recall[peer] = r
+// hangUp carries out a tree.HangUp: the child's call id, if it is still
+// the current one, is closed.
+func (m *mediaNode) hangUp(peer string, id tree.CallID) {
+	if k := m.kids[peer]; k != nil && k.id == id {
+		m.endCall(peer)
 	}
-	r.due = now.Add(min(recallMin<<min(r.attempts, 5), recallMax))
-	r.attempts++
-	return r
-}
-
-// tick places the re-calls that are due.
-func (m *mediaNode) tick(ctx context.Context, now time.Time) {
-	for peer, r := range m.recall {
-		if r.due.IsZero() || now.Before(r.due) {
-			continue
-		}
-		r.due = time.Time{} // kept for the back-off until a healthy call
-		if m.kids[peer] != nil {
-			continue
-		}
-		m.stats.recalls++
-		m.call(ctx, peer, tree.MediaRefresh)
-	}
-}
-
-// hangUp ends a child's call, if any, and forgets the child.
-func (m *mediaNode) hangUp(peer string) {
-	delete(m.wants, peer)
-	delete(m.recall, peer)
-	m.endCall(peer)
 }
 
 // endCall closes a child's call; its end is not a reason to call again.
@@ -286,8 +201,7 @@ func (m *mediaNode) endCall(peer string) {
 func (m *mediaNode) snapshot() MediaStats {
 	ready, gen := m.src.Ready()
 	st := MediaStats{Ready: ready, Generation: gen, Children: map[string]media.SubscriberStats{},
-		UpCalls: m.stats.upCalls, UpRefused: m.stats.upRefused, Calls: m.stats.calls, CallFailures: m.stats.callFailures,
-		Recalls: m.stats.recalls}
+		UpCalls: m.stats.upCalls, UpRefused: m.stats.upRefused, Calls: m.stats.calls, CallFailures: m.stats.callFailures}
 	if m.up != nil {
 		st.Upstream = m.up.Peer()
 	}
@@ -302,7 +216,7 @@ func (m *mediaNode) snapshot() MediaStats {
 
 func (m *mediaNode) close() {
 	for peer := range m.kids {
-		m.hangUp(peer)
+		m.endCall(peer)
 	}
 	if m.up != nil {
 		_ = m.up.Close()

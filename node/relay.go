@@ -15,43 +15,6 @@ import (
 	"github.com/p2plive/p2plive-node/tree"
 )
 
-// machine is the tree logic a node runs, a relay's or a host's. The
-// upstream connection is the parent for a relay, the index root for a host.
-type machine interface {
-	ParentOpened(c tree.ConnID, peer string, now time.Time) []tree.Output
-	ParentClosed(c tree.ConnID) []tree.Output
-	// ParentLost: the parent vanished; lastAlive is its last sign of life.
-	ParentLost(c tree.ConnID, lastAlive time.Time) []tree.Output
-	Opened(c tree.ConnID, peer string, now time.Time) []tree.Output
-	Closed(c tree.ConnID) []tree.Output
-	Receive(c tree.ConnID, v any, now time.Time) []tree.Output
-	// StreamReady: we have a stream (new or changed) to give children.
-	StreamReady(now time.Time) []tree.Output
-	Children() []tree.Child
-	Stats() tree.Stats
-	RoomMap() tree.RoomMap
-	// Leave: we are going away; tell the children.
-	Leave() []tree.Output
-	// Tick: paced reports and room maps go out, guests past their
-	// deadline are closed. Called every watchEvery.
-	Tick(now time.Time) []tree.Output
-}
-
-type relayMachine struct{ *tree.Relay }
-
-func (r relayMachine) StreamReady(time.Time) []tree.Output { return r.SetStream(true) }
-
-type hostMachine struct{ *tree.Host }
-
-func (h hostMachine) ParentOpened(c tree.ConnID, peer string, _ time.Time) []tree.Output {
-	return h.RootOpened(c, peer)
-}
-func (h hostMachine) ParentClosed(c tree.ConnID) []tree.Output { return h.RootClosed(c) }
-func (h hostMachine) ParentLost(c tree.ConnID, _ time.Time) []tree.Output {
-	return h.RootClosed(c)
-}
-func (h hostMachine) StreamReady(now time.Time) []tree.Output { return h.SetStreaming(true, now) }
-
 // event is something that happened on a connection, posted by the reader
 // goroutines to the one loop that owns the tree state.
 type event struct {
@@ -124,13 +87,13 @@ func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
 		upstream: cfg.Parent,
 		heal:     true,
 		name:     name,
-		machine: func(self string) machine {
-			return relayMachine{tree.NewRelay(tree.RelayConfig{
+		machine: func(self string) tree.Machine {
+			return tree.NewRelay(tree.RelayConfig{
 				Self: self, Name: name, Greeting: cfg.Relay.Greeting, MaxChildren: cfg.Relay.MaxChildren,
 				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
 				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
 				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
-			})}
+			})
 		},
 	})
 }
@@ -140,7 +103,7 @@ type treeNode struct {
 	upstream string // the parent (relay) or the index root (host); "" for none
 	heal     bool   // re-join elsewhere when the upstream is lost (relay)
 	name     string
-	machine  func(self string) machine
+	machine  func(self string) tree.Machine
 	// feed, if set, publishes a local stream into the source (host).
 	feed func(ctx context.Context, src *media.Source) error
 }
@@ -269,13 +232,13 @@ func (j *Join) Stats() (JoinStats, bool) {
 // relayNode owns a tree.Relay: only loop touches relay and conns.
 type relayNode struct {
 	log    *zap.Logger
-	tree   machine
+	tree   tree.Machine
 	conns  map[tree.ConnID]*peerjs.DataConn
 	parent *peerjs.DataConn
 	events chan event
 	stats  chan chan JoinStats
 
-	sendErrors, mediaRequests     uint64
+	sendErrors, callsDecided      uint64
 	parentLosses, watchdogFirings uint64
 	parentLostICE                 uint64
 	closedTotals                  peerjs.ConnStats // counters of closed connections
@@ -285,7 +248,6 @@ type relayNode struct {
 	peer      *peerjs.Peer
 	ctx       context.Context // the node's lifetime (set before the loop starts)
 	media     *mediaNode      // nil on the root
-	streamGen uint64          // the source generation the tree was told of
 
 	// drain starts a planned departure; drainTimeout bounds it.
 	drain        <-chan struct{}
@@ -337,9 +299,6 @@ func (n *relayNode) loop(ctx context.Context, p *peerjs.Peer) error {
 			n.watchParent(now)
 			n.watchdog(now)
 			n.apply(n.tree.Tick(now))
-			if n.media != nil {
-				n.media.tick(n.ctx, now)
-			}
 		case <-p.Done():
 			if err := p.Signaling().Err(); err != nil {
 				return fmt.Errorf("peer server session ended: %w", err)
@@ -389,9 +348,6 @@ func (n *relayNode) handle(e event, now time.Time) {
 		delete(n.conns, id)
 		n.closedTotals = addConnStats(n.closedTotals, e.conn.Stats())
 		out = n.tree.Closed(id)
-		if n.media != nil && !n.hasConn(e.conn.Peer()) {
-			n.media.hangUp(e.conn.Peer())
-		}
 	case evMsg:
 		n.log.Debug("message", zap.String("from", e.conn.Peer()), zap.String("value", peerjs.Describe(e.v, 256)))
 		out = n.tree.Receive(id, e.v, now)
@@ -409,15 +365,14 @@ func (n *relayNode) handleMedia(e event) {
 		}
 		n.media.onCall(e.offer, parent)
 	case evCallEnded:
-		n.media.ended(e.peer, e.call, n.isChild(e.peer), time.Now())
+		if id, ok := n.media.ended(e.peer, e.call); ok {
+			n.apply(n.tree.CallEnded(id, tree.CallClosed, time.Now()))
+		}
 	case evQuery:
 		e.fn()
 	case evMediaChanged:
-		if ready, gen := n.media.src.Ready(); ready && gen != n.streamGen {
-			n.streamGen = gen
-			n.apply(n.tree.StreamReady(time.Now()))
-		}
-		n.media.changed(n.ctx, n.tree.Children())
+		ready, gen := n.media.src.Ready()
+		n.apply(n.tree.StreamChanged(ready, gen, time.Now()))
 	}
 }
 
@@ -458,10 +413,19 @@ func (n *relayNode) apply(out []tree.Output) {
 				n.sendErrors++
 				n.log.Debug("send failed", zap.String("to", c.Peer()), zap.Error(err))
 			}
-		case tree.MediaRequest:
-			n.mediaRequests++
+		case tree.Call:
+			n.callsDecided++
+			if n.media == nil {
+				continue
+			}
+			if gen, how, ok := n.media.place(n.ctx, o); ok {
+				n.tree.CallStarted(o.ID, gen)
+			} else {
+				n.apply(n.tree.CallEnded(o.ID, how, time.Now()))
+			}
+		case tree.HangUp:
 			if n.media != nil {
-				n.media.request(n.ctx, o.Peer, o.Reason)
+				n.media.hangUp(o.Peer, o.ID)
 			}
 		case tree.CloseConn:
 			if c := n.conns[o.Conn]; c != nil {
@@ -523,6 +487,7 @@ func (n *relayNode) snapshot() JoinStats {
 	}
 	if n.media != nil {
 		st.Media = n.media.snapshot()
+		st.Media.Recalls = st.Tree.Recalls
 	}
 	st.ParentLosses, st.WatchdogFirings = n.parentLosses, n.watchdogFirings
 	st.ParentSilent, st.Stalls = n.parentLostICE, n.pwatch.stalls
@@ -542,30 +507,10 @@ func addConnStats(a, b peerjs.ConnStats) peerjs.ConnStats {
 	return a
 }
 
-// isChild reports whether peer is one of our children now.
-func (n *relayNode) isChild(peer string) bool {
-	for _, c := range n.tree.Children() {
-		if c.ID == peer {
-			return true
-		}
-	}
-	return false
-}
-
-// hasConn reports whether any data connection to peer is open.
-func (n *relayNode) hasConn(peer string) bool {
-	for _, c := range n.conns {
-		if c.Peer() == peer {
-			return true
-		}
-	}
-	return false
-}
-
 func (n *relayNode) logStats() {
 	st := n.tree.Stats()
 	fields := []zap.Field{zap.Uint64("forwarded", st.Forwarded), zap.Uint64("send_errors", n.sendErrors),
-		zap.Uint64("media_requests", n.mediaRequests)}
+		zap.Uint64("calls_decided", n.callsDecided)}
 	for r, c := range st.Rejected {
 		fields = append(fields, zap.Uint64("rejected_"+r.String(), c))
 	}

@@ -89,29 +89,3 @@ func TestParentWatch(t *testing.T) {
 		})
 	}
 }
-
-// TestRecallBackoff: a child whose call keeps ending is called again after
-// 1, 2, 4 ... s, at most 30 s apart; a call that lasted resets the back-off,
-// and a child that is gone is not called.
-func TestRecallBackoff(t *testing.T) {
-	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-	m := &mediaNode{recall: map[string]*recallState{}}
-	delays := []time.Duration{}
-	now := t0
-	for range 8 {
-		m.scheduleRecall("kid", now, now) // the call ended at once
-		delays = append(delays, m.recall["kid"].due.Sub(now))
-		now = m.recall["kid"].due
-	}
-	want := []time.Duration{1, 2, 4, 8, 16, 30, 30, 30}
-	for i := range want {
-		if delays[i] != want[i]*time.Second {
-			t.Fatalf("delays %v, want %v s", delays, want)
-		}
-	}
-	// A call that lasted 30 s was a good one.
-	m.scheduleRecall("kid", now, now.Add(-recallHealthy))
-	if d := m.recall["kid"].due.Sub(now); d != time.Second {
-		t.Fatalf("after a healthy call: %v, want 1 s", d)
-	}
-}

@@ -35,7 +35,7 @@ func FuzzReceive(f *testing.F) {
 				if g.r.lookup(o.To) == nil {
 					t.Fatalf("send to unknown %s", o.To)
 				}
-			case MediaRequest:
+			case Call:
 				if g.r.lookup(o.To) == nil {
 					t.Fatalf("media to unknown %s", o.To)
 				}

@@ -105,9 +105,10 @@ type Host struct {
 	rootFirst bool         // order of the pending broadcast (the page's: root first after a report)
 	now       time.Time    // time of the latest event (methods without a time use it)
 
-	streaming bool
-	fed       map[ConnID]time.Time // last media request per child
-	notLive   map[ConnID]time.Time // last [4, 0] per connection
+	// calls is who gets our stream (calls.go); a refresh within
+	// mediaCoalesce of a peer's call is not served again.
+	calls   calls
+	notLive map[ConnID]time.Time // last [4, 0] per connection
 
 	dedupe *dedupe
 	stats  Stats
@@ -120,7 +121,7 @@ func NewHost(cfg HostConfig) *Host {
 		cfg:     cfg,
 		conns:   map[ConnID]*connState{},
 		rootID:  cfg.RootID,
-		fed:     map[ConnID]time.Time{},
+		calls:   newCalls(),
 		notLive: map[ConnID]time.Time{},
 		lim:     newReportLimits(cfg.MaxReportNodes, cfg.MaxReportDepth, cfg.MaxReportBytes),
 		seed:    maphash.MakeSeed(),
@@ -150,10 +151,11 @@ func (h *Host) Tick(now time.Time) []Output {
 	expireGuests(&out, h.conns, h.cfg.GuestTimeout, now, &h.stats)
 	for _, o := range out[n:] {
 		if c, ok := o.(CloseConn); ok {
-			delete(h.fed, c.Conn)
 			delete(h.notLive, c.Conn)
 		}
 	}
+	h.calls.tick(&out, now)
+	h.stats.Recalls = h.calls.recalls
 	return out
 }
 
@@ -161,7 +163,7 @@ func (h *Host) Tick(now time.Time) []Output {
 func (h *Host) RoomMap() RoomMap { return h.roomMap }
 
 // Streaming reports whether we have a stream to give.
-func (h *Host) Streaming() bool { return h.streaming }
+func (h *Host) Streaming() bool { return h.calls.gen != 0 }
 
 // Children lists our children in the order of their first report.
 func (h *Host) Children() []Child {
@@ -200,25 +202,49 @@ func (h *Host) Opened(c ConnID, peer string, now time.Time) []Output {
 // children and then to the index root, in the host page's order.
 func (h *Host) Closed(c ConnID) []Output {
 	if h.root != nil && h.root.id == c {
-		return h.RootClosed(c)
+		return h.ParentClosed(c)
 	}
 	cs, ok := h.conns[c]
 	if !ok {
 		return nil
 	}
 	delete(h.conns, c)
-	delete(h.fed, c)
 	delete(h.notLive, c)
 	var out []Output
+	if !h.hasPeer(cs.peer) {
+		h.calls.forget(&out, cs.peer)
+	}
 	if cs.role == roleChild {
 		h.changed(&out, false)
 	}
 	return out
 }
 
-// RootOpened records our connection to the index root and registers the
-// room: the map with [10] set to the root's id.
-func (h *Host) RootOpened(c ConnID, peer string) []Output {
+// hasPeer reports whether any incoming connection to peer remains.
+func (h *Host) hasPeer(peer string) bool {
+	for _, cs := range h.conns {
+		if cs.peer == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// isChild reports whether peer is one of our children.
+func (h *Host) isChild(peer string) bool {
+	for _, cs := range h.conns {
+		if cs.peer == peer && cs.role == roleChild {
+			return true
+		}
+	}
+	return false
+}
+
+// ParentOpened records our connection upstream, which for a host is the
+// index root, and registers the room: the map with [10] set to the root's
+// id.
+func (h *Host) ParentOpened(c ConnID, peer string, now time.Time) []Output {
+	h.clock(now)
 	h.root = &connState{id: c, peer: peer, role: roleParent}
 	h.rootID = peer
 	// Like the page, the children learn the new [10] with the next change.
@@ -227,9 +253,13 @@ func (h *Host) RootOpened(c ConnID, peer string) []Output {
 	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
 }
 
-// RootClosed forgets the root connection. The map keeps the root's id, as
-// the page's does.
-func (h *Host) RootClosed(c ConnID) []Output {
+// ParentLost is ParentClosed: the index root keeps nothing of ours to
+// re-send.
+func (h *Host) ParentLost(c ConnID, _ time.Time) []Output { return h.ParentClosed(c) }
+
+// ParentClosed forgets the index root connection. The map keeps the root's
+// id, as the page's does.
+func (h *Host) ParentClosed(c ConnID) []Output {
 	if h.root != nil && h.root.id == c {
 		h.root = nil
 	}
@@ -281,30 +311,41 @@ func (h *Host) flushMap(out *[]Output) {
 	h.sendMap(out, h.rootFirst)
 }
 
-// SetStreaming tells the host whether it has a stream. When one starts
-// (every call with on = true is a new source), each child gets a media
-// request, and, as C hosts do, the notice [4, Self], which makes C relays
-// ask for the new stream for their own children.
-func (h *Host) SetStreaming(on bool, now time.Time) []Output {
+// StreamChanged tells the host which stream it has: gen is the source's
+// generation (it changes with the stream's tracks or codecs), 0 or ready
+// false for none. When a new one starts, each child whose call carries an
+// older one gets a Call, and, as C hosts do, the notice [4, Self], which
+// makes C relays ask for the new stream for their own children.
+func (h *Host) StreamChanged(ready bool, gen uint64, now time.Time) []Output {
 	h.clock(now)
-	h.streaming = on
-	clear(h.fed)
-	clear(h.notLive)
-	if !on {
+	if !ready {
+		gen = 0
+	}
+	if gen == h.calls.gen {
 		return nil
 	}
+	clear(h.notLive)
 	kids := h.sortedChildren()
 	var out []Output
-	if !h.cfg.NoStreamNotice {
+	if gen != 0 && !h.cfg.NoStreamNotice {
 		notice := []any{int64(TypeRefresh), h.cfg.Self}
 		for _, cs := range kids {
 			out = append(out, Send{To: cs.id, Msg: notice})
 		}
 	}
-	for _, cs := range kids {
-		out = append(out, h.feed(cs, MediaStreamArrived, now))
-	}
+	h.calls.streamChanged(&out, gen, kids, now)
 	return out
+}
+
+// CallStarted: the owner placed call id, which carries generation gen.
+func (h *Host) CallStarted(id CallID, gen uint64) { h.calls.started(id, gen) }
+
+// CallEnded: call id is over. A child whose call ended by itself is called
+// again, with back-off (RecallMin ... RecallMax), from Tick.
+func (h *Host) CallEnded(id CallID, how CallEnd, now time.Time) []Output {
+	h.clock(now)
+	h.calls.ended(id, how, h.isChild, now)
+	return nil
 }
 
 // Chat authors a chat message [0, Self, name, text, image, ""] and sends it
@@ -375,8 +416,8 @@ func (h *Host) Receive(c ConnID, v any, now time.Time) []Output {
 		// The page asks a human; we lend when we have something to lend,
 		// to the connection's peer, whatever [1] claims.
 		cs.stats.Accepted++
-		if h.streaming {
-			out = append(out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaLend})
+		if h.Streaming() {
+			h.calls.request(&out, cs.id, cs.peer, MediaLend, now)
 		}
 	case TypeRefresh:
 		h.onRefresh(&out, cs, a, now)
@@ -448,7 +489,6 @@ func (h *Host) onReport(out *[]Output, cs *connState, rep Report, now time.Time)
 				// Keep its place in the report, as the page does.
 				old.role = roleGuest
 				cs.joined = old.joined
-				delete(h.fed, old.id)
 			}
 		}
 	}
@@ -456,9 +496,9 @@ func (h *Host) onReport(out *[]Output, cs *connState, rep Report, now time.Time)
 	cs.name = rep.Name()
 	cs.report = rep
 	cs.cost = cost
-	if first && h.streaming {
+	if first && h.Streaming() {
 		// The host page calls a child with its stream on its first report.
-		*out = append(*out, h.feed(cs, MediaJoined, now))
+		h.calls.request(out, cs.id, cs.peer, MediaJoined, now)
 	}
 	h.changed(out, true)
 }
@@ -474,11 +514,11 @@ func (h *Host) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
 	}
 	cs.stats.Accepted++
 	// [1] names the requester; we serve the connection's peer.
-	if h.streaming {
-		if t, ok := h.fed[cs.id]; ok && now.Sub(t) < mediaCoalesce {
+	if h.Streaming() {
+		if h.calls.calledWithin(cs.peer, mediaCoalesce, now) {
 			return
 		}
-		*out = append(*out, h.feed(cs, MediaRefresh, now))
+		h.calls.request(out, cs.id, cs.peer, MediaRefresh, now)
 		return
 	}
 	if t, ok := h.notLive[cs.id]; ok && now.Sub(t) < notLiveEvery {
@@ -487,12 +527,6 @@ func (h *Host) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
 	h.notLive[cs.id] = now
 	// C's "not live"; A/B children read any type 4 from the parent that way.
 	*out = append(*out, Send{To: cs.id, Msg: []any{int64(TypeRefresh), int64(0)}})
-}
-
-// feed is a media request for a child, remembered for coalescing.
-func (h *Host) feed(cs *connState, why MediaReason, now time.Time) Output {
-	h.fed[cs.id] = now
-	return MediaRequest{To: cs.id, Peer: cs.peer, Reason: why}
 }
 
 // rebuild makes the room map from scratch. The pages rebuild on every

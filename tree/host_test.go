@@ -51,7 +51,7 @@ func (g *hostRig) later() []Output {
 	return g.h.Tick(g.now)
 }
 
-func (g *hostRig) root() []Output { return g.h.RootOpened("root/dc", testRoot) }
+func (g *hostRig) root() []Output { return g.h.ParentOpened("root/dc", testRoot, g.now) }
 
 // child opens peer's connection and has it report an empty subtree.
 func (g *hostRig) child(peer string) []Output {
@@ -85,14 +85,29 @@ func sendList(out []Output) []sent {
 	return s
 }
 
-func mediaList(out []Output) []MediaRequest {
-	var m []MediaRequest
+// mediaReq is a Call without its id and generation: what the tests compare.
+type mediaReq struct {
+	To     ConnID
+	Peer   string
+	Reason MediaReason
+}
+
+func mediaList(out []Output) []mediaReq {
+	var m []mediaReq
 	for _, o := range out {
-		if r, ok := o.(MediaRequest); ok {
-			m = append(m, r)
+		if r, ok := o.(Call); ok {
+			m = append(m, mediaReq{r.To, r.Peer, r.Reason})
 		}
 	}
 	return m
+}
+
+// setStreaming starts (a new stream each time) or stops the host's stream.
+func setStreaming(h *Host, on bool, now time.Time) []Output {
+	if !on {
+		return h.StreamChanged(false, 0, now)
+	}
+	return h.StreamChanged(true, h.calls.gen+1, now)
 }
 
 func TestHostGreeting(t *testing.T) {
@@ -137,7 +152,7 @@ func TestHostReports(t *testing.T) {
 			if tc.root {
 				g.root()
 			}
-			g.h.SetStreaming(tc.streaming, g.now)
+			setStreaming(g.h, tc.streaming, g.now)
 			g.open("A")
 			out := g.from("A", leaf("A"))
 			want := []sent{{"A/dc", mapA}}
@@ -148,11 +163,11 @@ func TestHostReports(t *testing.T) {
 				t.Fatalf("after A's report: %v", got)
 			}
 			media := mediaList(out)
-			if tc.streaming != (len(media) == 1) || tc.streaming && (media[0] != MediaRequest{To: "A/dc", Peer: "A", Reason: MediaJoined}) {
+			if tc.streaming != (len(media) == 1) || tc.streaming && (media[0] != mediaReq{To: "A/dc", Peer: "A", Reason: MediaJoined}) {
 				t.Fatalf("media %v", media)
 			}
 			if tc.streaming {
-				if _, ok := out[0].(MediaRequest); !ok {
+				if _, ok := out[0].(Call); !ok {
 					t.Fatal("the call comes before the map, as in the page")
 				}
 			}
@@ -338,7 +353,7 @@ func TestHostRefresh(t *testing.T) {
 			}
 
 			// The stream starts: every child gets a call, and (C) the notice.
-			out := g.h.SetStreaming(true, g.now)
+			out := setStreaming(g.h, true, g.now)
 			var want []sent
 			if tc.notice {
 				want = []sent{{"A/dc", []any{int64(4), "H"}}, {"B/dc", []any{int64(4), "H"}}}
@@ -346,7 +361,7 @@ func TestHostRefresh(t *testing.T) {
 			if got := sendList(out); !reflect.DeepEqual(got, want) {
 				t.Fatalf("notices %v", got)
 			}
-			wantMedia := []MediaRequest{{"A/dc", "A", MediaStreamArrived}, {"B/dc", "B", MediaStreamArrived}}
+			wantMedia := []mediaReq{{"A/dc", "A", MediaStreamArrived}, {"B/dc", "B", MediaStreamArrived}}
 			if got := mediaList(out); !reflect.DeepEqual(got, wantMedia) {
 				t.Fatalf("media %v", got)
 			}
@@ -356,15 +371,15 @@ func TestHostRefresh(t *testing.T) {
 				t.Fatalf("echo of the notice: %v", out)
 			}
 			g.now = g.now.Add(mediaCoalesce)
-			if got := mediaList(g.from("A", []any{int64(4), "A"})); !reflect.DeepEqual(got, []MediaRequest{{"A/dc", "A", MediaRefresh}}) {
+			if got := mediaList(g.from("A", []any{int64(4), "A"})); !reflect.DeepEqual(got, []mediaReq{{"A/dc", "A", MediaRefresh}}) {
 				t.Fatalf("refresh while streaming: %v", got)
 			}
 			// Lend to the connection's peer, whatever [1] claims.
-			if got := mediaList(g.from("L", []any{int64(2), "X", "x"})); !reflect.DeepEqual(got, []MediaRequest{{"L/dc", "L", MediaLend}}) {
+			if got := mediaList(g.from("L", []any{int64(2), "X", "x"})); !reflect.DeepEqual(got, []mediaReq{{"L/dc", "L", MediaLend}}) {
 				t.Fatalf("lend: %v", got)
 			}
 			// The stream stops: nothing is said; refreshes are "not live" again.
-			if out := g.h.SetStreaming(false, g.now); out != nil {
+			if out := setStreaming(g.h, false, g.now); out != nil {
 				t.Fatalf("stop: %v", out)
 			}
 			if got := sendList(g.from("B", []any{int64(4), "B"})); !reflect.DeepEqual(got, []sent{{"B/dc", notLive}}) {
@@ -386,7 +401,7 @@ func TestHostCloseAndRoot(t *testing.T) {
 	}
 	g.open("G")
 	// The root connection gets the map, [10] set to its id, on open.
-	out := g.h.RootOpened("root/dc", "the-root")
+	out := g.h.ParentOpened("root/dc", "the-root", g.now)
 	wantAB := withField(hostMapOf([]any{"A", "B"}, "A", "A-name", leaf("A"), "B", "B-name", leaf("B")), mapRootID, "the-root")
 	if got := sendList(out); !reflect.DeepEqual(got, []sent{{"root/dc", wantAB}}) {
 		t.Fatalf("registration %v", got)
@@ -556,14 +571,14 @@ func TestReplayHostCaptures(t *testing.T) {
 			h := NewHost(cfg)
 			now := t0
 			var pending []Send
-			var media []MediaRequest
+			var media []mediaReq
 			take := func(out []Output) {
 				for _, o := range out {
 					switch o := o.(type) {
 					case Send:
 						pending = append(pending, o)
-					case MediaRequest:
-						media = append(media, o)
+					case Call:
+						media = append(media, mediaReq{o.To, o.Peer, o.Reason})
 					}
 				}
 			}
@@ -594,7 +609,7 @@ func TestReplayHostCaptures(t *testing.T) {
 					take(h.SetRoomInfo("Test room 2", "hello again", ""))
 				case gen == "C" && m.Desc == "stream start notice [4,hostId]",
 					gen == "A" && m.Step == "B refresh while host live" && once("live"):
-					take(h.SetStreaming(true, now))
+					take(setStreaming(h, true, now))
 					now = now.Add(10 * time.Second)
 				case gen == "C" && m.Step == "close A" && once("close A"),
 					gen == "A" && m.Seq == 48:
@@ -611,7 +626,7 @@ func TestReplayHostCaptures(t *testing.T) {
 				if !open[other] {
 					open[other] = true
 					if other == ids["root"] {
-						take(h.RootOpened(conn(other), other))
+						take(h.ParentOpened(conn(other), other, now))
 					} else {
 						take(h.Opened(conn(other), other, now))
 					}
@@ -654,9 +669,9 @@ func TestReplayHostCaptures(t *testing.T) {
 			// The calls the page placed (or, for the stream start, the C
 			// children ask for at once): A when the stream starts, A on its
 			// refresh, and in A the rejoined B on its report.
-			wantMedia := []MediaRequest{{conn(ids["A"]), ids["A"], MediaStreamArrived}, {conn(ids["A"]), ids["A"], MediaRefresh}}
+			wantMedia := []mediaReq{{conn(ids["A"]), ids["A"], MediaStreamArrived}, {conn(ids["A"]), ids["A"], MediaRefresh}}
 			if gen == "A" {
-				wantMedia = append(wantMedia, MediaRequest{conn(ids["B_after_rejoin"]), ids["B_after_rejoin"], MediaJoined})
+				wantMedia = append(wantMedia, mediaReq{conn(ids["B_after_rejoin"]), ids["B_after_rejoin"], MediaJoined})
 			}
 			if !reflect.DeepEqual(media, wantMedia) {
 				t.Errorf("media requests %v, want %v", media, wantMedia)
@@ -762,7 +777,7 @@ func FuzzHostReceive(f *testing.F) {
 		g.root()
 		g.child("A")
 		g.open("G")
-		g.h.SetStreaming(streaming, g.now)
+		setStreaming(g.h, streaming, g.now)
 		c := []ConnID{"A/dc", "G/dc", "root/dc"}[int(who)%3]
 		for _, o := range g.h.Receive(c, v, g.now) {
 			switch o := o.(type) {
@@ -770,7 +785,7 @@ func FuzzHostReceive(f *testing.F) {
 				if g.h.lookup(o.To) == nil {
 					t.Fatalf("send to unknown %s", o.To)
 				}
-			case MediaRequest:
+			case Call:
 				if g.h.lookup(o.To) == nil {
 					t.Fatalf("media to unknown %s", o.To)
 				}

@@ -4,8 +4,8 @@ import "slices"
 
 // Output is one thing the owner of a machine must do, returned in the order
 // it must be done. The set is closed (only this package implements
-// isOutput): Send and Reject come from every machine; MediaRequest and
-// CloseConn from Relay and Host; ParentNotice and UpstreamChanged from
+// isOutput): Send and Reject come from every machine; Call, HangUp
+// (calls.go) and CloseConn from Relay and Host; ParentNotice and UpstreamChanged from
 // Relay; ChatReceived (host.go) from Host.
 type Output interface{ isOutput() }
 
@@ -13,14 +13,6 @@ type Output interface{ isOutput() }
 type Send struct {
 	To  ConnID
 	Msg any
-}
-
-// MediaRequest asks the media layer to (re)start a call to a child with the
-// stream we relay. Peer is the connection's peer id.
-type MediaRequest struct {
-	To     ConnID
-	Peer   string
-	Reason MediaReason
 }
 
 // CloseConn asks the caller to close a connection.
@@ -48,7 +40,6 @@ type Reject struct {
 }
 
 func (Send) isOutput()            {}
-func (MediaRequest) isOutput()    {}
 func (CloseConn) isOutput()       {}
 func (ParentNotice) isOutput()    {}
 func (UpstreamChanged) isOutput() {}
@@ -105,9 +96,10 @@ const (
 	MediaRefresh                   // the child asked (type 4)
 	MediaLend                      // type 2 "lend me your stream"
 	MediaStreamArrived             // our upstream stream appeared
+	MediaRecall                    // its call ended by itself; calling again (calls.go)
 )
 
-var mediaNames = []string{"unknown", "joined", "refresh", "lend", "stream-arrived"}
+var mediaNames = []string{"unknown", "joined", "refresh", "lend", "stream-arrived", "recall"}
 
 func (m MediaReason) String() string {
 	if int(m) >= 0 && int(m) < len(mediaNames) {

@@ -126,9 +126,11 @@ type Relay struct {
 	report coalescer    // our report to the parent
 	up     upstream     // what we may send to the parent, shared among children
 
-	hasStream bool
-	waiting   map[ConnID]bool // children that asked (type 4) while we had no stream
-	askedUp   time.Time
+	// calls is who gets our stream: the live call of each peer, who waits
+	// for the stream (a child that asked with type 4 while we had none is
+	// the one told "not live"), who is due a re-call.
+	calls   calls
+	askedUp time.Time
 
 	// upHeld keeps messages bound upstream while we have no parent (it
 	// died, we are re-joining): sent to the next parent, bounded.
@@ -160,22 +162,25 @@ type Stats struct {
 	// HeldDropped counts upstream-bound messages dropped while we had no
 	// parent (too many, or too old when a parent came back).
 	HeldDropped uint64
-	Rejected    map[Reason]uint64
+	// Recalls counts media calls placed again to a child whose call had
+	// ended by itself while its data connection stayed up.
+	Recalls  uint64
+	Rejected map[Reason]uint64
 }
 
 // NewRelay returns a relay with no connections.
 func NewRelay(cfg RelayConfig) *Relay {
 	cfg = cfg.withDefaults()
 	return &Relay{
-		cfg:     cfg,
-		conns:   map[ConnID]*connState{},
-		waiting: map[ConnID]bool{},
-		lim:     newReportLimits(cfg.MaxReportNodes, cfg.MaxReportDepth, cfg.MaxReportBytes),
-		seed:    maphash.MakeSeed(),
-		report:  coalescer{interval: cfg.ReportInterval},
-		up:      newUpstream(cfg.RateLimit, cfg.RateBurst, time.Time{}),
-		dedupe:  newDedupe(cfg.DedupeWindow, cfg.DedupeEntries),
-		stats:   Stats{Rejected: map[Reason]uint64{}},
+		cfg:    cfg,
+		conns:  map[ConnID]*connState{},
+		calls:  newCalls(),
+		lim:    newReportLimits(cfg.MaxReportNodes, cfg.MaxReportDepth, cfg.MaxReportBytes),
+		seed:   maphash.MakeSeed(),
+		report: coalescer{interval: cfg.ReportInterval},
+		up:     newUpstream(cfg.RateLimit, cfg.RateBurst, time.Time{}),
+		dedupe: newDedupe(cfg.DedupeWindow, cfg.DedupeEntries),
+		stats:  Stats{Rejected: map[Reason]uint64{}},
 	}
 }
 
@@ -267,7 +272,7 @@ func (r *Relay) ParentOpened(c ConnID, peer string, now time.Time) []Output {
 		}
 	}
 	r.upHeld = nil
-	if len(r.waiting) > 0 {
+	if r.calls.anyWaiting(MediaRefresh) {
 		r.sendUpForced(&out, []any{int64(TypeRefresh), r.cfg.Self})
 		r.askedUp = now
 	}
@@ -330,12 +335,37 @@ func (r *Relay) Closed(c ConnID) []Output {
 		return nil
 	}
 	delete(r.conns, c)
-	delete(r.waiting, c)
 	var out []Output
+	if !r.hasPeer(cs.peer) {
+		r.calls.forget(&out, cs.peer)
+	}
 	if cs.role == roleChild {
 		r.reportUp(&out)
 	}
 	return out
+}
+
+// hasPeer reports whether any connection to peer remains.
+func (r *Relay) hasPeer(peer string) bool {
+	if r.parent != nil && r.parent.peer == peer {
+		return true
+	}
+	for _, cs := range r.conns {
+		if cs.peer == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// isChild reports whether peer is one of our children.
+func (r *Relay) isChild(peer string) bool {
+	for _, cs := range r.conns {
+		if cs.peer == peer && cs.role == roleChild {
+			return true
+		}
+	}
+	return false
 }
 
 // SetName changes our display name and re-reports.
@@ -361,26 +391,37 @@ func (r *Relay) Tick(now time.Time) []Output {
 	var out []Output
 	r.flushReport(&out)
 	expireGuests(&out, r.conns, r.cfg.GuestTimeout, now, &r.stats)
+	r.calls.tick(&out, now)
+	r.stats.Recalls = r.calls.recalls
 	return out
 }
 
-// SetStream tells the tree whether we hold the upstream stream. When it
-// appears, every child that waits for it gets a media request.
-func (r *Relay) SetStream(has bool) []Output {
-	r.hasStream = has
-	if !has {
-		return nil
+// StreamChanged tells the tree which stream we can give children: gen is
+// the source's generation (it changes with the stream's tracks or codecs),
+// 0 or ready false for none. When a new one appears, every child whose call
+// carries an older one, and every peer waiting for it, gets a Call.
+func (r *Relay) StreamChanged(ready bool, gen uint64, now time.Time) []Output {
+	r.clock(now)
+	if !ready {
+		gen = 0
 	}
 	var out []Output
-	for _, cs := range r.sortedConns(roleChild) {
-		reason := MediaStreamArrived
-		if r.waiting[cs.id] {
-			reason = MediaRefresh
-		}
-		out = append(out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: reason})
-	}
-	clear(r.waiting)
+	r.calls.streamChanged(&out, gen, r.sortedConns(roleChild), now)
 	return out
+}
+
+// hasStream reports whether we have a stream to give.
+func (r *Relay) hasStream() bool { return r.calls.gen != 0 }
+
+// CallStarted: the owner placed call id, which carries generation gen.
+func (r *Relay) CallStarted(id CallID, gen uint64) { r.calls.started(id, gen) }
+
+// CallEnded: call id is over. A child whose call ended by itself is called
+// again, with back-off (RecallMin ... RecallMax), from Tick.
+func (r *Relay) CallEnded(id CallID, how CallEnd, now time.Time) []Output {
+	r.clock(now)
+	r.calls.ended(id, how, r.isChild, now)
+	return nil
 }
 
 // Receive routes one decoded message that arrived on connection c.
@@ -531,8 +572,8 @@ func (r *Relay) onReport(out *[]Output, cs *connState, rep Report) {
 	cs.report = rep
 	cs.cost = cost
 	if first {
-		// The seam for media: the pages call a child on its first report.
-		*out = append(*out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaJoined})
+		// The pages call a child on its first report.
+		r.calls.request(out, cs.id, cs.peer, MediaJoined, r.at)
 	}
 	r.reportUp(out)
 }
@@ -568,7 +609,7 @@ func (r *Relay) onLend(out *[]Output, cs *connState) {
 	cs.stats.Accepted++
 	// The pages ask a human to confirm; a relay lends what it relays. The
 	// requester is the connection's peer, whatever [1] claims.
-	*out = append(*out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaLend})
+	r.calls.request(out, cs.id, cs.peer, MediaLend, r.at)
 }
 
 func (r *Relay) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
@@ -578,11 +619,11 @@ func (r *Relay) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) 
 			// [4] or [4, 0]: the host is not live. Tell every waiting child,
 			// in the form both A/B ("any 4") and C ("[4, 0]") read that way.
 			for _, c := range r.sortedConns(roleChild) {
-				if r.waiting[c.id] {
+				if r.calls.waiting(c.peer, MediaRefresh) {
 					*out = append(*out, Send{To: c.id, Msg: []any{int64(TypeRefresh), int64(0)}})
+					r.calls.unwant(c.peer, MediaRefresh)
 				}
 			}
-			clear(r.waiting)
 			return
 		}
 		// [4, id] from the parent (C): a new upstream stream. Ask for it;
@@ -597,11 +638,10 @@ func (r *Relay) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) 
 		return
 	}
 	cs.stats.Accepted++
-	if r.hasStream {
-		*out = append(*out, MediaRequest{To: cs.id, Peer: cs.peer, Reason: MediaRefresh})
+	r.calls.request(out, cs.id, cs.peer, MediaRefresh, now)
+	if r.hasStream() {
 		return
 	}
-	r.waiting[cs.id] = true
 	if r.parent != nil && (r.askedUp.IsZero() || now.Sub(r.askedUp) >= refreshRetry) {
 		r.sendUpForced(out, []any{int64(TypeRefresh), r.cfg.Self})
 		r.askedUp = now

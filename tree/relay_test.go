@@ -123,6 +123,7 @@ func TestReportsAndGreeting(t *testing.T) {
 		idx   int
 	}{{GreetAB, 2}, {GreetC, 1}} {
 		g := newRig(t, RelayConfig{Greeting: tc.style})
+		g.r.StreamChanged(true, 1, g.now) // so that a new child is called at once (calls_test.go: it waits without one)
 		up := sends(g.parent())
 		if !reflect.DeepEqual(up["H/dc_p"], []any{int64(1), int64(0), int64(0), []any{}, "R", "relay", []any{}}) {
 			t.Fatalf("first report %v", up)
@@ -136,10 +137,10 @@ func TestReportsAndGreeting(t *testing.T) {
 			t.Fatal("stored map mutated by the greeting")
 		}
 		out := g.from("B", reportB)
-		var media []MediaRequest
+		var media []mediaReq
 		for _, o := range out {
-			if m, ok := o.(MediaRequest); ok {
-				media = append(media, m)
+			if m, ok := o.(Call); ok {
+				media = append(media, mediaReq{m.To, m.Peer, m.Reason})
 			}
 		}
 		if len(media) != 1 || media[0].Peer != "B" || media[0].Reason != MediaJoined {
@@ -291,8 +292,8 @@ func TestRefreshAndLend(t *testing.T) {
 	g.from("A", ask)
 	g.from("B", []any{int64(4), "B"})
 	var served []string
-	for _, o := range g.r.SetStream(true) {
-		if m, ok := o.(MediaRequest); ok && m.Reason == MediaRefresh {
+	for _, o := range g.r.StreamChanged(true, 1, g.now) {
+		if m, ok := o.(Call); ok && m.Reason == MediaRefresh {
 			served = append(served, m.Peer)
 		}
 	}
@@ -301,7 +302,7 @@ func TestRefreshAndLend(t *testing.T) {
 	}
 	// With the stream, a refresh is served at once.
 	for _, o := range g.from("A", ask) {
-		if m, ok := o.(MediaRequest); !ok || m.Peer != "A" {
+		if m, ok := o.(Call); !ok || m.Peer != "A" {
 			t.Fatalf("refresh with stream: %v", o)
 		}
 	}
@@ -316,7 +317,7 @@ func TestRefreshAndLend(t *testing.T) {
 	// Type 2 from a guest: lend our stream to the connection's peer.
 	g.open("L")
 	out = g.from("L", []any{int64(2), "someone-else", "name"})
-	if m, ok := out[0].(MediaRequest); !ok || m.Peer != "L" || m.Reason != MediaLend {
+	if m, ok := out[0].(Call); !ok || m.Peer != "L" || m.Reason != MediaLend {
 		t.Fatalf("lend: %v", out)
 	}
 }

@@ -1,7 +1,9 @@
 package tree
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -245,14 +247,25 @@ func TestReplaySingle(t *testing.T) {
 	now := t0
 	for i, st := range steps {
 		now = now.Add(10 * time.Second) // past every dedupe window and report interval
+		waited := map[string]bool{}
+		for peer := range r.calls.peers {
+			waited[peer] = r.calls.waiting(peer, MediaJoined) || r.calls.waiting(peer, MediaLend)
+		}
 		out := st.do(r, now)
 		var got []Send
+		// The page calls with whatever stream it has; we have none here, so
+		// a peer the page calls waits for our stream (calls.go) instead.
 		var calls []string
+		for _, peer := range slices.Sorted(maps.Keys(r.calls.peers)) {
+			if !waited[peer] && (r.calls.waiting(peer, MediaJoined) || r.calls.waiting(peer, MediaLend)) {
+				calls = append(calls, peer)
+			}
+		}
 		for _, o := range out {
 			switch o := o.(type) {
 			case Send:
 				got = append(got, o)
-			case MediaRequest:
+			case Call:
 				calls = append(calls, o.Peer)
 			case Reject:
 				t.Errorf("step %d (%s): rejected %v %s", i, st.name, o.Reason, o.Detail)
