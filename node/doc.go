@@ -36,12 +36,13 @@
 //
 // The loop calls the machine for each event and passes the returned
 // tree.Outputs to apply, which executes them in order: Send (a message sent
-// to many connections is packed once), MediaRequest (mediaNode places the
-// call, hanging up the previous one), CloseConn, ParentNotice (wake
+// to many connections is packed once), Call (mediaNode hangs up the
+// child's previous call and places the new one; the machine hears
+// CallStarted, or CallEnded when it could not be placed), HangUp, CloseConn, ParentNotice (wake
 // holdParent to move), Reject (counted by the machine, logged here when
 // First). A ticker (watchEvery, 250 ms) drives the machine's Tick, the
-// parent watch (link state and media silence decide a lost parent), the
-// media watchdog and re-calls. Stats are read by asking the loop over a
+// parent watch (link state and media silence decide a lost parent) and the
+// media watchdog; re-calls are the machine's (its Tick returns them). Stats are read by asking the loop over a
 // channel, so they are a consistent snapshot.
 //
 // Back-pressure stays per connection: when the event channel is full a

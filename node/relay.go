@@ -245,9 +245,9 @@ type relayNode struct {
 
 	pwatch parentWatch
 
-	peer      *peerjs.Peer
-	ctx       context.Context // the node's lifetime (set before the loop starts)
-	media     *mediaNode      // nil on the root
+	peer  *peerjs.Peer
+	ctx   context.Context // the node's lifetime (set before the loop starts)
+	media *mediaNode      // nil on the root
 
 	// drain starts a planned departure; drainTimeout bounds it.
 	drain        <-chan struct{}

@@ -9,13 +9,18 @@
 //
 //   - Relay, an audience node (p2plive-node join): the parent link, the
 //     guests and children with their reports, the last room map from
-//     upstream, our own report, the children waiting for a stream, the
-//     messages held for the next parent.
+//     upstream, our own report, the messages held for the next parent.
 //   - Host, a room's root (p2plive-node host): the children, the room map
 //     built from their reports, the link to the index root, which child was
-//     fed the stream and which was told "not live".
+//     told "not live".
 //   - Index, the index root (p2plive-node root): the room list and the
 //     connection that hosts each room.
+//
+// Relay and Host are both a Machine (machine.go), so their owner drives
+// them the same way, and both decide media calls with one policy (calls.go):
+// the stream generation we can give, each peer's call and the generation it
+// carries, who waits for the stream and why, who is due a re-call and its
+// back-off.
 //
 // The rules they share live beside them: message layouts and the greeting
 // copy (msg.go), report bounds and the cutting of our own report (bounds.go),
@@ -32,20 +37,22 @@
 // The owner turns what happens on the network into one method call each:
 //
 //   - an incoming connection opened: Opened (it is a guest until it
-//     reports); the connection we dialed opened: ParentOpened (Relay) or
-//     RootOpened (Host);
+//     reports); the connection we dialed opened: ParentOpened (for a
+//     Host, the index root);
 //   - a decoded message arrived: Receive;
 //   - a connection closed: Closed; our upstream closed: ParentClosed, or
-//     ParentLost when it vanished (Relay), RootClosed (Host);
-//   - our stream appeared or changed: SetStream (Relay), SetStreaming (Host);
+//     ParentLost when it vanished;
+//   - our stream appeared or changed: StreamChanged; a call we placed
+//     started (CallStarted, with the generation it carries) or ended
+//     (CallEnded);
 //   - a link went up or down: LinkState (Index);
 //   - the operator: SetName, Leave, and the host's Chat and SetRoomInfo;
 //   - about every 250 ms: Tick (paced reports and room maps, the guest
-//     deadline, the index's unreachable hosts).
+//     deadline, re-calls, the index's unreachable hosts).
 //
 // The machine updates its own state and returns the Outputs (output.go) the
-// owner must carry out, in order: Send a message on a connection,
-// MediaRequest a call to a child, CloseConn, ParentNotice (our parent is
+// owner must carry out, in order: Send a message on a connection, Call a
+// child with our stream (replacing its previous call) or HangUp, CloseConn, ParentNotice (our parent is
 // leaving: move), UpstreamChanged, ChatReceived (the host's display), and
 // Reject for every dropped message (count it; log it when First). A message
 // the rules refuse produces a Reject and nothing else.
