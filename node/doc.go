@@ -6,49 +6,58 @@
 //
 // # Roles
 //
+// Every role runs as a *Node (run.go): ID, Wait, Done and Stats.
+//
 //   - StartJoin / RunJoin: a relay under a parent (tree.Relay), with healing
-//     (parent.go) and a planned departure on Config.Drain.
+//     (upstream.go) and a planned departure on Config.Drain.
 //   - StartHost / RunHost: a headless room host (tree.Host) publishing a
 //     local stream (the committed clip), registered with an index root.
-//   - RunRoot: the index root (tree.Index), one peer and one loop per id.
+//   - StartRoot / RunRoot: the index root (tree.Index), one peer and one
+//     loop per id (root.go).
 //   - StartViewer: a leaf that only watches, for tests and the benchmark.
 //
-// # How an event flows (relay and host)
+// # Who owns what (relay and host)
 //
-// One owner loop (relayNode.loop in relay.go) holds the tree machine, the
-// map of open data connections and the media calls to children (mediaNode,
-// media.go). Other goroutines never touch that state; they post events on
-// one bounded channel (eventQueue):
+// One owner loop (treeNode.loop, loop.go) owns every field of treeNode:
+// the tree.Machine, the open data connections, the parent connection, the
+// counters, the parent watch (watch.go) and the media executor (mediaNode,
+// media.go, with the upstream call and the calls to children). No other
+// goroutine touches them; they post events (events.go, a closed set) on the
+// node's inbox, one bounded channel:
 //
-//   - acceptLoop: a data connection a peer opened to us (evOpen), then one
-//     reader goroutine per connection: each decoded value (evMsg), and the
-//     close (evClosed);
-//   - holdParent (parent.go): the connection to our parent, or to the index
-//     root for a host, opened (evParentOpen) or closed or lost
-//     (evParentClosed); it dials, re-joins after a loss and moves when the
-//     parent announces its departure; it hears from the loop through the
-//     move channel and reads the loop's state by posting a function to run
-//     there (evQuery); the greeting it read from a new parent reaches the
-//     loop as an ordinary evMsg right after evParentOpen;
+//   - acceptConns (conns.go): a data connection a peer opened to us (evOpen),
+//     then one reader per connection: each decoded value (evMsg), and the
+//     close (evClosed). acceptConns waits for its readers before it returns;
+//   - upstream (upstream.go), on its own goroutine with its own fields: the
+//     connection to our parent, or to the index root for a host, opened
+//     (evParentOpen, with the greeting already read from a moved-to parent)
+//     or closed or lost (evParentClosed). It dials, re-joins after a loss
+//     and moves when the parent announces its departure; it asks the loop
+//     for the room map (evRoomMap) and hears from it only through the move
+//     channel;
 //   - peerjs's OnCall callback: a media call offered to us (evCall);
 //   - one goroutine per call to a child, waiting for its end (evCallEnded);
-//   - watchMedia: the relayed stream appeared or changed (evMediaChanged).
+//   - watchMedia: the relayed stream appeared or changed (evMediaChanged);
+//   - Node.Stats: a snapshot, answered in the loop (evStats).
 //
-// The loop calls the machine for each event and passes the returned
-// tree.Outputs to apply, which executes them in order: Send (a message sent
-// to many connections is packed once), Call (mediaNode hangs up the
-// child's previous call and places the new one; the machine hears
-// CallStarted, or CallEnded when it could not be placed), HangUp, CloseConn, ParentNotice (wake
-// holdParent to move), Reject (counted by the machine, logged here when
-// First). A ticker (watchEvery, 250 ms) drives the machine's Tick, the
-// parent watch (link state and media silence decide a lost parent) and the
-// media watchdog; re-calls are the machine's (its Tick returns them). Stats are read by asking the loop over a
-// channel, so they are a consistent snapshot.
+// The loop (handle) calls the machine for each event and passes the
+// returned tree.Outputs to apply (exec.go), which executes them in order:
+// Send (a message sent to many connections is packed once), Call (mediaNode
+// hangs up the child's previous call and places the new one; the machine
+// hears CallStarted, or CallEnded when it could not be placed), HangUp,
+// CloseConn, ParentNotice (wake the upstream to move), Reject (counted by
+// the machine, logged here when First). A ticker (watchEvery, 250 ms) drives
+// the machine's Tick (paced reports, guest deadlines, re-calls), the parent
+// watch (link state and media silence decide a lost parent) and the media
+// watchdog.
 //
-// Back-pressure stays per connection: when the event channel is full a
-// reader blocks, and that connection's own receive queue in peerjs fills and
-// drops (counted), not anyone else's.
+// startTreeNode (run.go) starts the loop and the goroutines beside it, and
+// waits for all of them before the Node counts as stopped.
 //
-// The index root (root.go) is the same shape with a tree.Index: acceptLoop
+// Back-pressure stays per connection: when the inbox is full a reader
+// blocks, and that connection's own receive queue in peerjs fills and drops
+// (counted), not anyone else's.
+//
+// The index root (root.go) is the same shape with a tree.Index: acceptConns
 // and the readers post events, one loop per id owns the index.
 package node

@@ -2,4 +2,7 @@ package node
 
 // Reconnects is how many times the node registered again with the
 // PeerServer after losing its socket (for tests that restart the server).
-func (j *Join) Reconnects() uint64 { return j.p.Signaling().Stats().Reconnects }
+func (n *Node) Reconnects() uint64 {
+	st, _ := n.Stats()
+	return st.Reconnects
+}

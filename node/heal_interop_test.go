@@ -289,7 +289,7 @@ func TestDrainSignals(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The viewer is A's child once A reports it to the host.
-	waitStats(t, h, "the viewer under relay A in the host's tree", func(st node.JoinStats) bool {
+	waitStats(t, h, "the viewer under relay A in the host's tree", func(st node.Stats) bool {
 		for _, c := range st.Children {
 			if c.ID != a.id {
 				continue

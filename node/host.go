@@ -32,7 +32,7 @@ type HostConfig struct {
 }
 
 // StartHost registers and serves a room whose stream is published locally.
-func StartHost(ctx context.Context, cfg Config) (*Join, error) {
+func StartHost(ctx context.Context, cfg Config) (*Node, error) {
 	hc := cfg.Host
 	if hc.RootID != "" && !signaling.ValidID(hc.RootID) {
 		return nil, fmt.Errorf("host: root %q: %w", hc.RootID, signaling.ErrInvalidID)
@@ -45,7 +45,7 @@ func StartHost(ctx context.Context, cfg Config) (*Join, error) {
 	if feed == nil {
 		feed = PlayClip
 	}
-	return startTreeNode(ctx, cfg, treeNode{
+	return startTreeNode(ctx, cfg, role{
 		upstream: hc.RootID,
 		name:     name,
 		machine: func(self string) tree.Machine {

@@ -57,7 +57,7 @@ type mediaCounters struct {
 	upCalls, upRefused, calls, callFailures uint64
 }
 
-// MediaStats is the media part of JoinStats.
+// MediaStats is the media part of Stats.
 type MediaStats struct {
 	Upstream     string // peer id of the current upstream call, "" if none
 	Ready        bool
@@ -162,7 +162,7 @@ func (m *mediaNode) place(ctx context.Context, c tree.Call) (gen uint64, end tre
 	go func() {
 		<-mc.Done()
 		sub.Close()
-		m.post(event{kind: evCallEnded, peer: peer, call: mc})
+		m.post(evCallEnded{peer: peer, call: mc})
 	}()
 	return sub.Generation(), 0, true
 }

@@ -153,7 +153,7 @@ func TestMediaWatchdog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { jcancel(); _ = j.Wait() }()
-	waitStats(t, j, "media from the host", func(st node.JoinStats) bool {
+	waitStats(t, j, "media from the host", func(st node.Stats) bool {
 		for _, tr := range st.Media.Tracks {
 			if tr.Packets > 50 {
 				return true
@@ -166,15 +166,15 @@ func TestMediaWatchdog(t *testing.T) {
 	// starved machine may legitimately delay packets past the timeout.
 	t0 := time.Now()
 	close(stall)
-	waitStats(t, j, "the watchdog", func(st node.JoinStats) bool { return st.WatchdogFirings >= 1 && st.ParentLosses >= 1 })
+	waitStats(t, j, "the watchdog", func(st node.Stats) bool { return st.WatchdogFirings >= 1 && st.ParentLosses >= 1 })
 	t.Logf("watchdog gave up on the silent parent %v after the media stopped", time.Since(t0).Round(time.Millisecond))
-	waitStats(t, j, "a parent again", func(st node.JoinStats) bool { return st.Parent == h.ID() })
+	waitStats(t, j, "a parent again", func(st node.Stats) bool { return st.Parent == h.ID() })
 }
 
 // waitStats polls j.Stats until ok, failing after waitBound.
-func waitStats(t *testing.T, j *node.Join, what string, ok func(node.JoinStats) bool) {
+func waitStats(t *testing.T, j *node.Node, what string, ok func(node.Stats) bool) {
 	t.Helper()
-	var st node.JoinStats
+	var st node.Stats
 	deadline := time.Now().Add(waitBound)
 	for {
 		var alive bool

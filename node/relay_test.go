@@ -32,7 +32,7 @@ func goPeer(t *testing.T, ps *testrig.PeerServer) *peerjs.Peer {
 	return p
 }
 
-func startRelay(t *testing.T, ps *testrig.PeerServer, parent string, rc node.RelayConfig) *node.Join {
+func startRelay(t *testing.T, ps *testrig.PeerServer, parent string, rc node.RelayConfig) *node.Node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	j, err := node.StartJoin(ctx, node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Parent: parent,

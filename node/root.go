@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -23,21 +24,30 @@ const (
 	waitRetryMax = 30 * time.Second
 )
 
-// RunRoot stands as the index root under every id of cfg.Root.IDs (one
-// independent room list per id: generations A and B/C use different ids and
-// never meet). An id that is taken fails at once, unless cfg.Root.Wait.
+// RunRoot runs an index root (StartRoot) until ctx ends.
 func RunRoot(ctx context.Context, cfg Config) error {
+	n, err := StartRoot(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return n.Wait()
+}
+
+// StartRoot stands as the index root under every id of cfg.Root.IDs (one
+// independent room list per id: generations A and B/C use different ids and
+// never meet), each with its own owner loop. Every id is claimed before
+// anything serves: an id that is taken fails at once, unless cfg.Root.Wait.
+func StartRoot(ctx context.Context, cfg Config) (*Node, error) {
 	ids := cfg.Root.IDs
 	if len(ids) == 0 {
 		ids = DefaultRootIDs
 	}
 	for _, id := range ids {
 		if !signaling.ValidID(id) {
-			return fmt.Errorf("root: id %q: %w", id, signaling.ErrInvalidID)
+			return nil, fmt.Errorf("root: id %q: %w", id, signaling.ErrInvalidID)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	// Claim every id first, so a taken id fails before anything serves.
 	peers := make([]*peerjs.Peer, len(ids))
 	var wg sync.WaitGroup
@@ -56,10 +66,33 @@ func RunRoot(ctx context.Context, cfg Config) error {
 				p.Close()
 			}
 		}
-		return err
+		cancel()
+		return nil, err
 	}
 	if cfg.Ready != nil {
 		cfg.Ready()
+	}
+	h := &Node{id: ids[0], done: make(chan struct{})}
+	inboxes := make([]inbox, len(ids))
+	for i := range inboxes {
+		inboxes[i] = make(inbox, eventQueue)
+	}
+	h.stats = func() (Stats, bool) {
+		total := Stats{Tree: tree.Stats{Rejected: map[tree.Reason]uint64{}}, Conns: map[string]peerjs.ConnStats{}}
+		for _, in := range inboxes {
+			st, ok := askStats(in, h.done)
+			if !ok {
+				return Stats{}, false
+			}
+			total.Rooms += st.Rooms
+			total.Tree.Forwarded += st.Tree.Forwarded
+			for r, c := range st.Tree.Rejected {
+				total.Tree.Rejected[r] += c
+			}
+			maps.Copy(total.Conns, st.Conns)
+			total.ConnTotals = addConnStats(total.ConnTotals, st.ConnTotals)
+		}
+		return total, true
 	}
 	runErrs := make([]error, len(ids))
 	for i, p := range peers {
@@ -67,12 +100,17 @@ func RunRoot(ctx context.Context, cfg Config) error {
 		go func() {
 			defer wg.Done()
 			defer p.Close()
-			runErrs[i] = serveIndex(ctx, cfg, p)
+			runErrs[i] = serveIndex(ctx, cfg, p, inboxes[i])
 			cancel() // one index failing stops the daemon: systemd restarts it whole
 		}()
 	}
-	wg.Wait()
-	return errors.Join(runErrs...)
+	go func() {
+		wg.Wait()
+		cancel()
+		h.err = errors.Join(runErrs...)
+		close(h.done)
+	}()
+	return h, nil
 }
 
 // claim registers id, retrying while it is taken if cfg.Root.Wait.
@@ -110,15 +148,19 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 	}
 }
 
-// serveIndex runs one index: the owner loop of a tree.Index.
-func serveIndex(ctx context.Context, cfg Config, p *peerjs.Peer) error {
+// serveIndex runs one index: the owner loop of a tree.Index. The
+// acceptor and its readers post on in; only this loop touches the index and
+// the connections (it carries out the index's outputs with a treeNode's
+// executor, which for an index only sends and closes).
+func serveIndex(ctx context.Context, cfg Config, p *peerjs.Peer, in inbox) error {
 	log := cfg.logger().With(zap.String("root", p.ID()))
 	ix := tree.NewIndex(tree.IndexConfig{RoomTimeout: cfg.Root.RoomTimeout})
-	n := &relayNode{log: log, conns: map[tree.ConnID]*peerjs.DataConn{}, events: make(chan event, eventQueue)}
+	n := &treeNode{log: log, conns: map[tree.ConnID]*peerjs.DataConn{}, in: in}
+	var closedTotals peerjs.ConnStats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
-	go func() { n.acceptLoop(ctx, p); close(done) }()
+	go func() { acceptConns(ctx, p, in, log); close(done) }()
 	defer func() { cancel(); <-done }()
 
 	tick := time.NewTicker(rootTick)
@@ -143,14 +185,16 @@ func serveIndex(ctx context.Context, cfg Config, p *peerjs.Peer) error {
 			if len(out) > 0 {
 				log.Info("dropped rooms of unreachable hosts", zap.Int("rooms", len(ix.List())))
 			}
-		case e := <-n.events:
-			id := connID(e.conn)
-			switch e.kind {
+		case e := <-in:
+			switch e := e.(type) {
 			case evOpen:
+				id := connID(e.conn)
 				n.conns[id] = e.conn
 				out = ix.Opened(id, e.conn.Peer(), time.Now())
 			case evClosed:
+				id := connID(e.conn)
 				delete(n.conns, id)
+				closedTotals = addConnStats(closedTotals, e.conn.Stats())
 				before := len(ix.List())
 				out = ix.Closed(id)
 				if after := len(ix.List()); after != before {
@@ -158,10 +202,18 @@ func serveIndex(ctx context.Context, cfg Config, p *peerjs.Peer) error {
 				}
 			case evMsg:
 				before := len(ix.List())
-				out = ix.Receive(id, e.v, time.Now())
+				out = ix.Receive(connID(e.conn), e.v, time.Now())
 				if after := len(ix.List()); after != before {
 					log.Info("room registered", zap.String("host", e.conn.Peer()), zap.Int("rooms", after))
 				}
+			case evStats:
+				st := Stats{Tree: ix.Stats(), Rooms: len(ix.List()), Conns: map[string]peerjs.ConnStats{}, ConnTotals: closedTotals}
+				for _, c := range n.conns {
+					cs := c.Stats()
+					st.Conns[c.Peer()] = cs
+					st.ConnTotals = addConnStats(st.ConnTotals, cs)
+				}
+				e.reply <- st
 			}
 		}
 		n.apply(out)

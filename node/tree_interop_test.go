@@ -175,14 +175,14 @@ func TestRelayChromiumBadChild(t *testing.T) {
 	pageWait(t, host, fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(j.ID())))
 	good, goodID := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Good"})
 	bad, badID := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Bad"})
-	relayStats := func() node.JoinStats {
+	relayStats := func() node.Stats {
 		st, ok := j.Stats()
 		if !ok {
 			t.Fatal("relay stopped")
 		}
 		return st
 	}
-	waitStats := func(what string, ok func(node.JoinStats) bool) node.JoinStats {
+	waitStats := func(what string, ok func(node.Stats) bool) node.Stats {
 		t.Helper()
 		deadline := time.Now().Add(waitBound)
 		for {
@@ -196,23 +196,23 @@ func TestRelayChromiumBadChild(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitStats("both children", func(st node.JoinStats) bool { return len(st.Children) == 2 })
+	waitStats("both children", func(st node.Stats) bool { return len(st.Children) == 2 })
 
 	// A report claiming to be the good page.
 	var errText *string
 	bad.Eval(t, "P.sendTo('parent', "+testrig.JSON([]any{1, 0, 0, []any{}, goodID, "impostor", []any{}})+")", &errText)
-	waitStats("impostor counted", func(st node.JoinStats) bool { return st.Tree.Rejected[tree.RejectImpostor] == 1 })
+	waitStats("impostor counted", func(st node.Stats) bool { return st.Tree.Rejected[tree.RejectImpostor] == 1 })
 
 	// An oversized chat: 4 MiB of text (the limit is 3 MiB), chunked by PeerJS.
 	bad.Eval(t, `P.sendTo('parent', [0, P.id(), "bad", "x".repeat(4 << 20), null, ""])`, &errText)
-	st := waitStats("oversized counted", func(st node.JoinStats) bool { return st.Conns[badID].TooBig > 0 })
+	st := waitStats("oversized counted", func(st node.Stats) bool { return st.Conns[badID].TooBig > 0 })
 	t.Logf("oversized message: %d pieces refused", st.Conns[badID].TooBig)
 
 	// A flood of 10 000 chat messages.
 	start := time.Now()
 	bad.Eval(t, `(async () => { for (let i = 0; i < 10000; i++) { await P.sendTo('parent', [0, P.id(), "bad", "flood " + i, null, ""]); } return null })()`, nil)
 	t.Logf("page sent 10 000 messages in %v", time.Since(start))
-	st = waitStats("flood counted", func(st node.JoinStats) bool {
+	st = waitStats("flood counted", func(st node.Stats) bool {
 		return st.Tree.Rejected[tree.RejectRate]+st.Conns[badID].Dropped >= 9000
 	})
 	t.Logf("flood: %d rate-limited by the tree, %d dropped at the connection; accepted from the bad child: %d",

@@ -24,7 +24,7 @@ type debugServer struct {
 	ln  net.Listener
 }
 
-func startDebug(addr string, stats func() (node.JoinStats, bool), log *zap.Logger) (*debugServer, error) {
+func startDebug(addr string, stats func() (node.Stats, bool), log *zap.Logger) (*debugServer, error) {
 	if addr == "" {
 		return nil, nil
 	}

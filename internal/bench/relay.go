@@ -273,7 +273,7 @@ func meanDelay(a, b relayDelays) time.Duration {
 }
 
 // waitHostFeeds waits until the host sends media to child id.
-func waitHostFeeds(ctx context.Context, h *node.Join, id string, timeout time.Duration) error {
+func waitHostFeeds(ctx context.Context, h *node.Node, id string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		if st, ok := h.Stats(); ok {

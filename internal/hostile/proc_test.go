@@ -135,7 +135,7 @@ func (n *nodeProc) goroutines() (int, error) {
 	return strconv.Atoi(v)
 }
 
-// stats is the part of /debug/stats (node.JoinStats as JSON) the tests
+// stats is the part of /debug/stats (node.Stats as JSON) the tests
 // read; raw keeps all of it for counters whose names we do not know.
 type stats struct {
 	Parent   string
