@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/p2plive/p2plive-node/media"
 	"github.com/p2plive/p2plive-node/peerjs"
-	"github.com/p2plive/p2plive-node/signaling"
 	"github.com/p2plive/p2plive-node/tree"
 )
 
@@ -92,7 +90,7 @@ func connID(c *peerjs.DataConn) tree.ConnID {
 // RunJoin registers, joins under cfg.Parent and relays the tree protocol
 // (package tree decides, this loop does the I/O) until ctx ends.
 // Registration errors (id taken, bad key, server unreachable) are returned at once.
-func RunJoin(ctx context.Context, cfg Config) error {
+func RunJoin(ctx context.Context, cfg JoinConfig) error {
 	j, err := StartJoin(ctx, cfg)
 	if err != nil {
 		return err
@@ -109,27 +107,23 @@ type Join struct {
 }
 
 // StartJoin registers and starts relaying in the background; Wait for the end.
-func StartJoin(ctx context.Context, cfg Config) (*Join, error) {
-	if cfg.Parent == "" {
-		return nil, errors.New("join: no parent id")
+func StartJoin(ctx context.Context, cfg JoinConfig) (*Join, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("join: %w", err)
 	}
-	if !signaling.ValidID(cfg.Parent) {
-		return nil, fmt.Errorf("join: parent %q: %w", cfg.Parent, signaling.ErrInvalidID)
-	}
-	name := cfg.Relay.Name
-	if name == "" {
-		name = DefaultName()
-	}
-	return startTreeNode(ctx, cfg, treeNode{
-		upstream: cfg.Parent,
-		heal:     true,
-		name:     name,
+	name := cfg.name()
+	return startTreeNode(ctx, cfg.Common, treeNode{
+		upstream:     cfg.Parent,
+		heal:         true,
+		name:         name,
+		mediaTimeout: cfg.MediaTimeout,
 		machine: func(self string) machine {
+			l := cfg.ChildLimits
 			return relayMachine{tree.NewRelay(tree.RelayConfig{
-				Self: self, Name: name, Greeting: cfg.Relay.Greeting, MaxChildren: cfg.Relay.MaxChildren,
-				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
-				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
-				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
+				Self: self, Name: name, Greeting: cfg.Greeting, MaxChildren: l.MaxChildren,
+				RateLimit: l.RateLimit, RateBurst: l.RateBurst,
+				MaxReportNodes: l.MaxReportNodes, MaxReportDepth: l.MaxReportDepth,
+				MaxReportBytes: l.MaxReportBytes, GuestTimeout: l.GuestTimeout,
 			})}
 		},
 	})
@@ -141,13 +135,15 @@ type treeNode struct {
 	heal     bool   // re-join elsewhere when the upstream is lost (relay)
 	name     string
 	machine  func(self string) machine
+	// mediaTimeout is the media watchdog (relay); 0 disables it.
+	mediaTimeout time.Duration
 	// feed, if set, publishes a local stream into the source (host).
 	feed func(ctx context.Context, src *media.Source) error
 }
 
 // startTreeNode registers and runs a tree node (relay or host) in the
 // background.
-func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) {
+func startTreeNode(ctx context.Context, cfg Common, tn treeNode) (*Join, error) {
 	log := cfg.logger()
 	pcfg, err := cfg.peerConfig()
 	if err != nil {
@@ -185,7 +181,7 @@ func startTreeNode(ctx context.Context, cfg Config, tn treeNode) (*Join, error) 
 		move:         make(chan struct{}, 1),
 		drain:        cfg.Drain,
 		drainTimeout: cfg.drainTimeout(),
-		mediaTimeout: cfg.Relay.MediaTimeout,
+		mediaTimeout: tn.mediaTimeout,
 		peer:         p,
 	}
 	j := &Join{n: n, p: p, done: make(chan struct{})}

@@ -23,21 +23,30 @@ const (
 	waitRetryMax = 30 * time.Second
 )
 
-// RunRoot stands as the index root under every id of cfg.Root.IDs (one
+// RunRoot stands as the index root under every id of cfg.IDs (one
 // independent room list per id: generations A and B/C use different ids and
-// never meet). An id that is taken fails at once, unless cfg.Root.Wait.
-func RunRoot(ctx context.Context, cfg Config) error {
-	ids := cfg.Root.IDs
-	if len(ids) == 0 {
-		ids = DefaultRootIDs
+// never meet). An id that is taken fails at once, unless cfg.Wait. It runs
+// until ctx ends or cfg.Drain closes: the root has no children to move, so
+// a departure is a stop.
+func RunRoot(ctx context.Context, cfg RootConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("root: %w", err)
 	}
-	for _, id := range ids {
-		if !signaling.ValidID(id) {
-			return fmt.Errorf("root: id %q: %w", id, signaling.ErrInvalidID)
-		}
-	}
+	ids := cfg.ids()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if cfg.Drain != nil {
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			select {
+			case <-cfg.Drain:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		defer func() { cancel(); <-stopped }()
+	}
 	// Claim every id first, so a taken id fails before anything serves.
 	peers := make([]*peerjs.Peer, len(ids))
 	var wg sync.WaitGroup
@@ -75,8 +84,8 @@ func RunRoot(ctx context.Context, cfg Config) error {
 	return errors.Join(runErrs...)
 }
 
-// claim registers id, retrying while it is taken if cfg.Root.Wait.
-func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
+// claim registers id, retrying while it is taken if cfg.Wait.
+func claim(ctx context.Context, cfg RootConfig, id string) (*peerjs.Peer, error) {
 	log := cfg.logger().With(zap.String("root", id))
 	pcfg, err := cfg.peerConfig()
 	if err != nil {
@@ -86,10 +95,7 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 	// Index clients are pages reading the room list and hosts registering:
 	// each costs a PeerConnection, so the index caps them like a relay
 	// caps its connections.
-	pcfg.MaxConns = cfg.Root.MaxClients
-	if pcfg.MaxConns <= 0 {
-		pcfg.MaxConns = DefaultMaxIndexClients
-	}
+	pcfg.MaxConns = cfg.maxClients()
 	delay := waitRetryMin
 	for {
 		p, err := peerjs.New(ctx, pcfg)
@@ -97,7 +103,7 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 			log.Info("index root registered", zap.Stringer("server", cfg.Server))
 			return p, nil
 		}
-		if !cfg.Root.Wait || !errors.Is(err, signaling.ErrIDTaken) {
+		if !cfg.Wait || !errors.Is(err, signaling.ErrIDTaken) {
 			return nil, fmt.Errorf("root %q: %w", id, err)
 		}
 		log.Warn("root id is taken; waiting for it to be free", zap.Duration("retry_in", delay))
@@ -111,9 +117,9 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 }
 
 // serveIndex runs one index: the owner loop of a tree.Index.
-func serveIndex(ctx context.Context, cfg Config, p *peerjs.Peer) error {
+func serveIndex(ctx context.Context, cfg RootConfig, p *peerjs.Peer) error {
 	log := cfg.logger().With(zap.String("root", p.ID()))
-	ix := tree.NewIndex(tree.IndexConfig{RoomTimeout: cfg.Root.RoomTimeout})
+	ix := tree.NewIndex(tree.IndexConfig{RoomTimeout: cfg.RoomTimeout})
 	n := &relayNode{log: log, conns: map[tree.ConnID]*peerjs.DataConn{}, events: make(chan event, eventQueue)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

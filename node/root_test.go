@@ -18,8 +18,10 @@ import (
 	"github.com/p2plive/p2plive-node/signaling"
 )
 
-func rootConfig(t *testing.T, ps *testrig.PeerServer, rc node.RootConfig) node.Config {
-	return node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Root: rc, Logger: testrig.Logger(t).Named("root")}
+// rootConfig fills rc's session (Common) for the test's PeerServer.
+func rootConfig(t *testing.T, ps *testrig.PeerServer, rc node.RootConfig) node.RootConfig {
+	rc.Common = node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("root")}
+	return rc
 }
 
 // TestRootGoPeers: the index root on two ids; a host registers, a viewer
