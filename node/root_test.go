@@ -130,3 +130,30 @@ func TestRootGoPeers(t *testing.T) {
 		t.Fatalf("waiting root: %v", err)
 	}
 }
+
+// TestRootStopsOnDrain: the root has no children to move, so the first
+// stage of a departure (Common.Drain) stops it, cleanly.
+func TestRootStopsOnDrain(t *testing.T) {
+	ps := testrig.StartPeerServer(t)
+	ready, drain := make(chan struct{}), make(chan struct{})
+	cfg := rootConfig(t, ps, node.RootConfig{IDs: []string{"drain-root"}})
+	cfg.Ready, cfg.Drain = func() { close(ready) }, drain
+	rootErr := make(chan error, 1)
+	go func() { rootErr <- node.RunRoot(context.Background(), cfg) }()
+	select {
+	case <-ready:
+	case err := <-rootErr:
+		t.Fatalf("root: %v", err)
+	case <-time.After(waitBound):
+		t.Fatal("root not ready")
+	}
+	close(drain)
+	select {
+	case err := <-rootErr:
+		if err != nil {
+			t.Fatalf("root after drain: %v", err)
+		}
+	case <-time.After(waitBound):
+		t.Fatal("root still running after drain")
+	}
+}

@@ -36,24 +36,26 @@ registered with the index root (--index) unless --unlisted.`,
 			if err != nil {
 				return err
 			}
-			hc.Common = c
-			hc.DrainTimeout = drainTimeout
-			typedZero(fs, "drain-timeout", &hc.DrainTimeout)
-			childLimitZeros(fs, &hc.ChildLimits)
-			if err := validate(cmd, hc.Validate()); err != nil {
+			// A copy: typedZero must not change what the flags show.
+			cfg := hc
+			cfg.Common = c
+			cfg.DrainTimeout = drainTimeout
+			typedZero(fs, "drain-timeout", &cfg.DrainTimeout)
+			childLimitZeros(fs, &cfg.ChildLimits)
+			if err := validate(cmd, cfg.Validate()); err != nil {
 				return err
 			}
-			if err := cf.logger(fs, &hc.Common); err != nil {
+			if err := cf.logger(fs, &cfg.Common); err != nil {
 				return err
 			}
-			defer hc.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
+			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			h, err := node.StartHost(ctx, hc)
+			h, err := node.StartHost(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			return serveTree(cancel, h, cf.debugAddr, hc.Logger)
+			return serveTree(cancel, h, cf.debugAddr, cfg.Logger)
 		},
 	}
 	f := cmd.Flags()

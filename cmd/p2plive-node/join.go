@@ -51,26 +51,28 @@ subtree up, floods chat once in each direction, and passes room maps down.
 			if err != nil {
 				return err
 			}
-			jc.Common = c
-			jc.DrainTimeout = drainTimeout
+			// A copy: typedZero must not change what the flags show.
+			cfg := jc
+			cfg.Common = c
+			cfg.DrainTimeout = drainTimeout
 			// 0 would mean the default drain in node, not "exit at
 			// once": a second signal is the way to that.
-			typedZero(fs, "drain-timeout", &jc.DrainTimeout)
-			childLimitZeros(fs, &jc.ChildLimits)
-			if err := validate(cmd, jc.Validate()); err != nil {
+			typedZero(fs, "drain-timeout", &cfg.DrainTimeout)
+			childLimitZeros(fs, &cfg.ChildLimits)
+			if err := validate(cmd, cfg.Validate()); err != nil {
 				return err
 			}
-			if err := cf.logger(fs, &jc.Common); err != nil {
+			if err := cf.logger(fs, &cfg.Common); err != nil {
 				return err
 			}
-			defer jc.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
+			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			j, err := node.StartJoin(ctx, jc)
+			j, err := node.StartJoin(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			return serveTree(cancel, j, cf.debugAddr, jc.Logger)
+			return serveTree(cancel, j, cf.debugAddr, cfg.Logger)
 		},
 	}
 	f := cmd.Flags()
