@@ -70,6 +70,15 @@ func checkID(field, id string) error {
 	return nil
 }
 
+// notNegative refuses a negative value: the fields whose 0 means a default
+// (or "none") have no meaning below it.
+func notNegative[T int | time.Duration](field string, v T, problem error) error {
+	if v < 0 {
+		return fieldErr(field, v, problem)
+	}
+	return nil
+}
+
 // firstErr returns the first non-nil error: Validate lists its checks in
 // field order and reports only the first problem, one line.
 func firstErr(errs ...error) error {
@@ -143,7 +152,7 @@ const (
 
 // Validate checks every field of c; see FieldError.
 func (c Common) Validate() error {
-	var id, size, pending, perPeer, conns, drain error
+	var id, size, pending error
 	if c.ID != "" {
 		if !signaling.ValidID(c.ID) {
 			id = fieldErr("ID", c.ID, fmt.Errorf("%w (letters and digits, single spaces, _ or - between them)", signaling.ErrInvalidID))
@@ -156,16 +165,11 @@ func (c Common) Validate() error {
 	if least := 2 * c.maxMessageSize(); c.MaxPendingBytes != 0 && c.MaxPendingBytes < least {
 		pending = fieldErr("MaxPendingBytes", c.MaxPendingBytes, fmt.Errorf("must be at least 2 × MaxMessageSize = %d", least))
 	}
-	if c.MaxConnsPerPeer < 0 {
-		perPeer = fieldErr("MaxConnsPerPeer", c.MaxConnsPerPeer, errAtLeastOne)
-	}
-	if c.MaxConns < 0 {
-		conns = fieldErr("MaxConns", c.MaxConns, errAtLeastOne)
-	}
-	if c.DrainTimeout < 0 {
-		drain = fieldErr("DrainTimeout", c.DrainTimeout, errPositiveDuration)
-	}
-	return firstErr(id, size, pending, perPeer, conns, drain)
+	return firstErr(id, size, pending,
+		notNegative("MaxConnsPerPeer", c.MaxConnsPerPeer, errAtLeastOne),
+		notNegative("MaxConns", c.MaxConns, errAtLeastOne),
+		notNegative("DrainTimeout", c.DrainTimeout, errPositiveDuration),
+	)
 }
 
 func (c Common) logger() *zap.Logger {
@@ -214,29 +218,19 @@ type ChildLimits struct {
 // Validate refuses what the tree would silently reinterpret (a negative
 // rate or guest timeout switches them off there).
 func (l ChildLimits) Validate() error {
-	var children, rate, burst, nodes, depth, size, guest error
-	if l.MaxChildren < 0 {
-		children = fieldErr("MaxChildren", l.MaxChildren, errors.New("must not be negative (0 means unlimited)"))
-	}
+	var rate error
 	if math.IsNaN(l.RateLimit) || math.IsInf(l.RateLimit, 0) || l.RateLimit < 0 {
 		rate = fieldErr("RateLimit", l.RateLimit, errors.New("must be a finite number of messages per second above 0"))
 	}
-	if l.RateBurst < 0 {
-		burst = fieldErr("RateBurst", l.RateBurst, errAtLeastOne)
-	}
-	if l.MaxReportNodes < 0 {
-		nodes = fieldErr("MaxReportNodes", l.MaxReportNodes, errAtLeastOne)
-	}
-	if l.MaxReportDepth < 0 {
-		depth = fieldErr("MaxReportDepth", l.MaxReportDepth, errAtLeastOne)
-	}
-	if l.MaxReportBytes < 0 {
-		size = fieldErr("MaxReportBytes", l.MaxReportBytes, errAtLeastOne)
-	}
-	if l.GuestTimeout < 0 {
-		guest = fieldErr("GuestTimeout", l.GuestTimeout, errPositiveDuration)
-	}
-	return firstErr(children, rate, burst, nodes, depth, size, guest)
+	return firstErr(
+		notNegative("MaxChildren", l.MaxChildren, errors.New("must not be negative (0 means unlimited)")),
+		rate,
+		notNegative("RateBurst", l.RateBurst, errAtLeastOne),
+		notNegative("MaxReportNodes", l.MaxReportNodes, errAtLeastOne),
+		notNegative("MaxReportDepth", l.MaxReportDepth, errAtLeastOne),
+		notNegative("MaxReportBytes", l.MaxReportBytes, errAtLeastOne),
+		notNegative("GuestTimeout", l.GuestTimeout, errPositiveDuration),
+	)
 }
 
 // JoinConfig configures a relay under a parent (StartJoin).
@@ -262,14 +256,12 @@ const DefaultMediaTimeout = 5 * time.Second
 
 // Validate checks every field of c; see FieldError.
 func (c JoinConfig) Validate() error {
-	var greeting, media error
+	var greeting error
 	if c.Greeting != tree.GreetAB && c.Greeting != tree.GreetC {
 		greeting = fieldErr("Greeting", c.Greeting, errors.New("unknown greeting style"))
 	}
-	if c.MediaTimeout < 0 {
-		media = fieldErr("MediaTimeout", c.MediaTimeout, errors.New("must not be negative (0 disables the watchdog)"))
-	}
-	return firstErr(c.Common.Validate(), checkID("Parent", c.Parent), c.ChildLimits.Validate(), greeting, media)
+	return firstErr(c.Common.Validate(), checkID("Parent", c.Parent), c.ChildLimits.Validate(), greeting,
+		notNegative("MediaTimeout", c.MediaTimeout, errors.New("must not be negative (0 disables the watchdog)")))
 }
 
 func (c JoinConfig) name() string { return nameOr(c.Name) }
@@ -334,20 +326,17 @@ var DefaultRootIDs = []string{"P2P-Live-Web-Default-ID"}
 
 // Validate checks every field of c; see FieldError.
 func (c RootConfig) Validate() error {
-	var ids, room, clients error
+	var ids error
 	for _, id := range c.IDs {
 		if !signaling.ValidID(id) { // "" too: an empty list, not an empty id, means the default
 			ids = fieldErr("IDs", id, signaling.ErrInvalidID)
 			break
 		}
 	}
-	if c.RoomTimeout < 0 {
-		room = fieldErr("RoomTimeout", c.RoomTimeout, errPositiveDuration)
-	}
-	if c.MaxClients < 0 {
-		clients = fieldErr("MaxClients", c.MaxClients, errAtLeastOne)
-	}
-	return firstErr(c.Common.Validate(), ids, room, clients)
+	return firstErr(c.Common.Validate(), ids,
+		notNegative("RoomTimeout", c.RoomTimeout, errPositiveDuration),
+		notNegative("MaxClients", c.MaxClients, errAtLeastOne),
+	)
 }
 
 func (c RootConfig) ids() []string {

@@ -24,18 +24,11 @@ func rootConfig(t *testing.T, ps *testrig.PeerServer, rc node.RootConfig) node.R
 	return rc
 }
 
-// TestRootGoPeers: the index root on two ids; a host registers, a viewer
-// gets the list, a forged registration is refused; a second root on a taken
-// id fails at once, or waits with Wait.
-func TestRootGoPeers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the PeerServer")
-	}
-	ps := testrig.StartPeerServer(t)
-	ids := []string{"P2P-Live-Web-Default-ID", "P2P-Live-Web-default-Id"}
-	ctx, cancel := context.WithCancel(context.Background())
+// startRoot runs the root of cfg until it is ready (its Ready is set
+// here); RunRoot's result arrives on the channel.
+func startRoot(t *testing.T, ctx context.Context, cfg node.RootConfig) <-chan error {
+	t.Helper()
 	ready := make(chan struct{})
-	cfg := rootConfig(t, ps, node.RootConfig{IDs: ids, RoomTimeout: 2 * time.Second})
 	cfg.Ready = func() { close(ready) }
 	rootErr := make(chan error, 1)
 	go func() { rootErr <- node.RunRoot(ctx, cfg) }()
@@ -46,6 +39,20 @@ func TestRootGoPeers(t *testing.T) {
 	case <-time.After(waitBound):
 		t.Fatal("root not ready")
 	}
+	return rootErr
+}
+
+// TestRootGoPeers: the index root on two ids; a host registers, a viewer
+// gets the list, a forged registration is refused; a second root on a taken
+// id fails at once, or waits with Wait.
+func TestRootGoPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the PeerServer")
+	}
+	ps := testrig.StartPeerServer(t)
+	ids := []string{"P2P-Live-Web-Default-ID", "P2P-Live-Web-default-Id"}
+	ctx, cancel := context.WithCancel(context.Background())
+	rootErr := startRoot(t, ctx, rootConfig(t, ps, node.RootConfig{IDs: ids, RoomTimeout: 2 * time.Second}))
 
 	host, viewer := goPeer(t, ps), goPeer(t, ps)
 	hc, err := host.Connect(within(waitBound), ids[0], peerjs.ConnectOptions{})
@@ -135,18 +142,10 @@ func TestRootGoPeers(t *testing.T) {
 // stage of a departure (Common.Drain) stops it, cleanly.
 func TestRootStopsOnDrain(t *testing.T) {
 	ps := testrig.StartPeerServer(t)
-	ready, drain := make(chan struct{}), make(chan struct{})
+	drain := make(chan struct{})
 	cfg := rootConfig(t, ps, node.RootConfig{IDs: []string{"drain-root"}})
-	cfg.Ready, cfg.Drain = func() { close(ready) }, drain
-	rootErr := make(chan error, 1)
-	go func() { rootErr <- node.RunRoot(context.Background(), cfg) }()
-	select {
-	case <-ready:
-	case err := <-rootErr:
-		t.Fatalf("root: %v", err)
-	case <-time.After(waitBound):
-		t.Fatal("root not ready")
-	}
+	cfg.Drain = drain
+	rootErr := startRoot(t, context.Background(), cfg)
 	close(drain)
 	select {
 	case err := <-rootErr:

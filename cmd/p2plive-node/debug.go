@@ -85,18 +85,3 @@ func startMemReturn(log *zap.Logger) (stop func()) {
 	}()
 	return func() { cancel(); <-done }
 }
-
-// serveTree runs a started relay or host with its diagnostics (the debug
-// server, memreturn) until it ends; cancel stops it when the debug server
-// cannot start.
-func serveTree(cancel context.CancelFunc, j *node.Join, debugAddr string, log *zap.Logger) error {
-	dbg, err := startDebug(debugAddr, j.Stats, log)
-	if err != nil {
-		cancel()
-		_ = j.Wait()
-		return err
-	}
-	defer dbg.close()
-	defer startMemReturn(log)()
-	return j.Wait()
-}

@@ -32,30 +32,16 @@ registered with the index root (--index) unless --unlisted.`,
 				// node reads "" as unlisted; say so on purpose instead.
 				return cli.BadValue(fs, "index", "must not be empty (use --unlisted to not register the room)")
 			}
-			c, err := cf.common(fs)
-			if err != nil {
-				return err
-			}
 			// A copy: typedZero must not change what the flags show.
 			cfg := hc
-			cfg.Common = c
-			cfg.DrainTimeout = drainTimeout
-			typedZero(fs, "drain-timeout", &cfg.DrainTimeout)
-			childLimitZeros(fs, &cfg.ChildLimits)
-			if err := validate(cmd, cfg.Validate()); err != nil {
-				return err
-			}
-			if err := cf.logger(fs, &cfg.Common); err != nil {
-				return err
-			}
-			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			h, err := node.StartHost(ctx, cfg)
+			c, err := cf.treeCommon(fs, drainTimeout, &cfg.ChildLimits)
 			if err != nil {
 				return err
 			}
-			return serveTree(cancel, h, cf.debugAddr, cfg.Logger)
+			cfg.Common = c
+			return cf.runTree(cmd, &cfg.Common, cfg.Validate, func(ctx context.Context) (*node.Join, error) {
+				return node.StartHost(ctx, cfg)
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -47,32 +47,16 @@ subtree up, floods chat once in each direction, and passes room maps down.
 			default:
 				return cli.BadValue(fs, "greeting", "want ab or c")
 			}
-			c, err := cf.common(fs)
-			if err != nil {
-				return err
-			}
 			// A copy: typedZero must not change what the flags show.
 			cfg := jc
-			cfg.Common = c
-			cfg.DrainTimeout = drainTimeout
-			// 0 would mean the default drain in node, not "exit at
-			// once": a second signal is the way to that.
-			typedZero(fs, "drain-timeout", &cfg.DrainTimeout)
-			childLimitZeros(fs, &cfg.ChildLimits)
-			if err := validate(cmd, cfg.Validate()); err != nil {
-				return err
-			}
-			if err := cf.logger(fs, &cfg.Common); err != nil {
-				return err
-			}
-			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			j, err := node.StartJoin(ctx, cfg)
+			c, err := cf.treeCommon(fs, drainTimeout, &cfg.ChildLimits)
 			if err != nil {
 				return err
 			}
-			return serveTree(cancel, j, cf.debugAddr, cfg.Logger)
+			cfg.Common = c
+			return cf.runTree(cmd, &cfg.Common, cfg.Validate, func(ctx context.Context) (*node.Join, error) {
+				return node.StartJoin(ctx, cfg)
+			})
 		},
 	}
 	f := cmd.Flags()
