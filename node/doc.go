@@ -2,14 +2,16 @@
 // goroutines) of a running node, its PeerJS peer, its media source and
 // calls, and it carries out what the tree machines decide. It is the only
 // package that wires signaling, peerjs, media and tree together; cmd only
-// fills a Config.
+// fills a role's config (config.go: JoinConfig, HostConfig, RootConfig,
+// ViewerConfig, each with Common), whose zero values are usable and whose
+// Validate is the one place a value is checked.
 //
 // # Roles
 //
 // Every role runs as a *Node (run.go): ID, Wait, Done and Stats.
 //
 //   - StartJoin / RunJoin: a relay under a parent (tree.Relay), with healing
-//     (upstream.go) and a planned departure on Config.Drain.
+//     (upstream.go) and a planned departure on Common.Drain.
 //   - StartHost / RunHost: a headless room host (tree.Host) publishing a
 //     local stream (the committed clip), registered with an index root.
 //   - StartRoot / RunRoot: the index root (tree.Index), one peer and one

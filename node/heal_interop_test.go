@@ -201,7 +201,7 @@ func TestHealChromium(t *testing.T) {
 			host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Heal room", "stream": true})
 			a := startRelayProcess(t, e.ps, hid, "--drain-timeout", "5s")
 			waitChild(t, host, a.id)
-			b := startRelay(t, e.ps, a.id, node.RelayConfig{Name: "relay B"})
+			b := startRelay(t, e.ps, a.id, node.JoinConfig{Name: "relay B"})
 			aud, _ := e.page(t, "Audience", map[string]any{"parent": b.ID(), "name": "viewer"})
 			checkDecoding(t, "viewer", host, aud, b.ID())
 
@@ -267,20 +267,21 @@ func TestDrainSignals(t *testing.T) {
 	ps := testrig.StartPeerServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	hc := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host"),
-		Host: node.HostConfig{Title: "drain"}}
+	hc := node.HostConfig{Common: node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host")},
+		Title: "drain"}
 	h, err := node.StartHost(ctx, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := startRelayProcess(t, ps, h.ID(), "--drain-timeout", "30s")
-	vc := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Parent: a.id, Logger: testrig.Logger(t).Named("viewer")}
+	vc := node.ViewerConfig{Common: node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("viewer")},
+		Parent: a.id, Name: "stubborn"}
 	// Relay A may not accept children before it has a parent: retry until
 	// it does (bounded, generously).
 	var v *node.Viewer
 	deadline := time.Now().Add(waitBound)
 	for {
-		if v, err = node.StartViewer(ctx, vc, node.ViewerConfig{Name: "stubborn"}); err == nil {
+		if v, err = node.StartViewer(ctx, vc); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -9,60 +9,34 @@ import (
 
 	"github.com/p2plive/p2plive-node/media"
 	"github.com/p2plive/p2plive-node/media/clip"
-	"github.com/p2plive/p2plive-node/signaling"
 	"github.com/p2plive/p2plive-node/tree"
 )
 
-// HostConfig tunes a headless room host (`p2plive-node host`).
-type HostConfig struct {
-	// Name is the host's display name; empty means DefaultName().
-	Name string
-	// Title and Summary describe the room in the index.
-	Title, Summary string
-	// RootID is the index root to register the room with; "" keeps the
-	// room unlisted.
-	RootID string
-	// NoStreamNotice: do not send C's [4, hostId] stream-start notice (A/B
-	// audiences show a "not live" alert on any type 4 from their parent).
-	NoStreamNotice bool
-	// MaxChildren caps children; 0 means unlimited.
-	MaxChildren int
-	// Feed publishes the stream; nil plays the committed test clip, looped.
-	Feed func(ctx context.Context, src *media.Source) error
-}
-
 // StartHost registers and serves a room whose stream is published locally.
-func StartHost(ctx context.Context, cfg Config) (*Node, error) {
-	hc := cfg.Host
-	if hc.RootID != "" && !signaling.ValidID(hc.RootID) {
-		return nil, fmt.Errorf("host: root %q: %w", hc.RootID, signaling.ErrInvalidID)
+func StartHost(ctx context.Context, cfg HostConfig) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
 	}
-	name := hc.Name
-	if name == "" {
-		name = DefaultName()
-	}
-	feed := hc.Feed
-	if feed == nil {
-		feed = PlayClip
-	}
-	return startTreeNode(ctx, cfg, role{
-		upstream: hc.RootID,
+	name := cfg.name()
+	return startTreeNode(ctx, cfg.Common, role{
+		upstream: cfg.RootID,
 		name:     name,
 		machine: func(self string) tree.Machine {
+			l := cfg.ChildLimits
 			return tree.NewHost(tree.HostConfig{
-				Self: self, Name: name, Title: hc.Title, Summary: hc.Summary, RootID: hc.RootID,
-				NoStreamNotice: hc.NoStreamNotice, MaxChildren: hc.MaxChildren,
-				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
-				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
-				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
+				Self: self, Name: name, Title: cfg.Title, Summary: cfg.Summary, RootID: cfg.RootID,
+				NoStreamNotice: cfg.NoStreamNotice, MaxChildren: l.MaxChildren,
+				RateLimit: l.RateLimit, RateBurst: l.RateBurst,
+				MaxReportNodes: l.MaxReportNodes, MaxReportDepth: l.MaxReportDepth,
+				MaxReportBytes: l.MaxReportBytes, GuestTimeout: l.GuestTimeout,
 			})
 		},
-		feed: feed,
+		feed: cfg.feed(),
 	})
 }
 
 // RunHost runs a host until ctx ends.
-func RunHost(ctx context.Context, cfg Config) error {
+func RunHost(ctx context.Context, cfg HostConfig) error {
 	h, err := StartHost(ctx, cfg)
 	if err != nil {
 		return err

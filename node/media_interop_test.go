@@ -57,7 +57,7 @@ func deref(s *string) string {
 func TestMediaChromium(t *testing.T) {
 	e := newBrowserEnv(t)
 	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Media room", "stream": true})
-	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+	j := startRelay(t, e.ps, hid, node.JoinConfig{Name: "go relay"})
 	waitChild(t, host, j.ID())
 
 	pages := map[string]*testrig.Page{}
@@ -110,7 +110,7 @@ func deref64(f *float64) float64 {
 func TestMediaLateStream(t *testing.T) {
 	e := newBrowserEnv(t)
 	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Late stream"})
-	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+	j := startRelay(t, e.ps, hid, node.JoinConfig{Name: "go relay"})
 	waitChild(t, host, j.ID())
 	a, aid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
 	b, bid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "B"})
@@ -137,7 +137,7 @@ func TestMediaLateStream(t *testing.T) {
 func TestMediaSurvivesPeerServerRestart(t *testing.T) {
 	e := newBrowserEnv(t)
 	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Restart room", "stream": true})
-	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+	j := startRelay(t, e.ps, hid, node.JoinConfig{Name: "go relay"})
 	waitChild(t, host, j.ID())
 	aud, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
 	checkDecoding(t, "A", host, aud, j.ID())
@@ -175,7 +175,7 @@ func TestMediaCodecsChromium(t *testing.T) {
 		t.Run(codec, func(t *testing.T) {
 			e := newBrowserEnv(t)
 			host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": codec, "stream": true, "codec": codec})
-			j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+			j := startRelay(t, e.ps, hid, node.JoinConfig{Name: "go relay"})
 			waitChild(t, host, j.ID())
 			aud, _ := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
 			v := checkDecoding(t, codec, host, aud, j.ID())
@@ -202,13 +202,13 @@ func TestHostClipChromium(t *testing.T) {
 	e := newBrowserEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	hc := node.Config{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host"),
-		Host: node.HostConfig{Name: "go host", Title: "clip"}}
+	hc := node.HostConfig{Common: node.Common{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host")},
+		Name: "go host", Title: "clip"}
 	h, err := node.StartHost(ctx, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := startRelay(t, e.ps, h.ID(), node.RelayConfig{Name: "go relay"})
+	j := startRelay(t, e.ps, h.ID(), node.JoinConfig{Name: "go relay"})
 	aud, aid := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "A"})
 	v := testrig.WaitTreeVideo(t, aud, 1, 1, waitBound)
 	v = waitDecoded(t, aud, v.FramesDecoded+10) // and keeps decoding

@@ -71,16 +71,15 @@ func TestRelayForwardsUnchanged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	feed := &syntheticFeed{sent: map[uint16][]byte{}, ts: map[uint16]uint32{}}
-	base := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}}
+	base := node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}}
 
-	hc := base
+	hc := node.HostConfig{Common: base, Title: "synthetic", Feed: feed.run}
 	hc.Logger = testrig.Logger(t).Named("host")
-	hc.Host = node.HostConfig{Title: "synthetic", Feed: feed.run}
 	h, err := node.StartHost(ctx, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := startRelay(t, ps, h.ID(), node.RelayConfig{Name: "relay"})
+	j := startRelay(t, ps, h.ID(), node.JoinConfig{Name: "relay"})
 
 	type got struct {
 		seq     uint16
@@ -89,14 +88,13 @@ func TestRelayForwardsUnchanged(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var recv []got
-	vc := base
-	vc.Parent = j.ID()
-	vc.Logger = testrig.Logger(t).Named("viewer")
-	v, err := node.StartViewer(ctx, vc, node.ViewerConfig{Name: "viewer", OnPacket: func(k webrtc.RTPCodecType, p *rtp.Packet, _ time.Time) {
+	vc := node.ViewerConfig{Common: base, Parent: j.ID(), Name: "viewer", OnPacket: func(k webrtc.RTPCodecType, p *rtp.Packet, _ time.Time) {
 		mu.Lock()
 		recv = append(recv, got{p.SequenceNumber, p.Timestamp, bytes.Clone(p.Payload)})
 		mu.Unlock()
-	}})
+	}}
+	vc.Logger = testrig.Logger(t).Named("viewer")
+	v, err := node.StartViewer(ctx, vc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,22 +131,22 @@ func TestMediaWatchdog(t *testing.T) {
 	defer cancel()
 	stall := make(chan struct{})
 	feed := &syntheticFeed{sent: map[uint16][]byte{}, ts: map[uint16]uint32{}}
-	hc := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host"),
-		Host: node.HostConfig{Title: "stalling", Feed: func(ctx context.Context, src *media.Source) error {
+	hc := node.HostConfig{Common: node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("host")},
+		Title: "stalling", Feed: func(ctx context.Context, src *media.Source) error {
 			fctx, stop := context.WithCancel(ctx)
 			go func() { <-stall; stop() }()
 			_ = feed.run(fctx, src)
 			<-ctx.Done() // the stream stops, the call stays
 			return nil
-		}}}
+		}}
 	h, err := node.StartHost(ctx, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jctx, jcancel := context.WithCancel(context.Background())
 	defer jcancel()
-	j, err := node.StartJoin(jctx, node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Parent: h.ID(),
-		Relay: node.RelayConfig{Name: "relay", MediaTimeout: time.Second}, Logger: testrig.Logger(t).Named("relay")})
+	j, err := node.StartJoin(jctx, node.JoinConfig{Common: node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("relay")},
+		Parent: h.ID(), Name: "relay", MediaTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

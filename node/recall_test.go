@@ -20,22 +20,20 @@ func TestRecallAfterCallEnds(t *testing.T) {
 	ps := testrig.StartPeerServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	base := node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}}
-	hc := base
+	base := node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}}
+	hc := node.HostConfig{Common: base, Title: "recall"}
 	hc.Logger = testrig.Logger(t).Named("host")
-	hc.Host = node.HostConfig{Title: "recall"}
 	h, err := node.StartHost(ctx, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := startRelay(t, ps, h.ID(), node.RelayConfig{Name: "relay"})
+	j := startRelay(t, ps, h.ID(), node.JoinConfig{Name: "relay"})
 	var packets atomic.Int64
-	vc := base
-	vc.Parent = j.ID()
-	vc.Logger = testrig.Logger(t).Named("viewer")
-	v, err := node.StartViewer(ctx, vc, node.ViewerConfig{Name: "viewer", OnPacket: func(webrtc.RTPCodecType, *rtp.Packet, time.Time) {
+	vc := node.ViewerConfig{Common: base, Parent: j.ID(), Name: "viewer", OnPacket: func(webrtc.RTPCodecType, *rtp.Packet, time.Time) {
 		packets.Add(1)
-	}})
+	}}
+	vc.Logger = testrig.Logger(t).Named("viewer")
+	v, err := node.StartViewer(ctx, vc)
 	if err != nil {
 		t.Fatal(err)
 	}

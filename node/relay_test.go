@@ -32,11 +32,14 @@ func goPeer(t *testing.T, ps *testrig.PeerServer) *peerjs.Peer {
 	return p
 }
 
-func startRelay(t *testing.T, ps *testrig.PeerServer, parent string, rc node.RelayConfig) *node.Node {
+// startRelay starts a relay under parent; jc gives the role's knobs, the
+// session (Common) and Parent are filled here.
+func startRelay(t *testing.T, ps *testrig.PeerServer, parent string, jc node.JoinConfig) *node.Node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	j, err := node.StartJoin(ctx, node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Parent: parent,
-		Relay: rc, Logger: testrig.Logger(t).Named("relay")})
+	jc.Common = node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("relay")}
+	jc.Parent = parent
+	j, err := node.StartJoin(ctx, jc)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -90,7 +93,7 @@ func TestRelayGoPeers(t *testing.T) {
 	host := goPeer(t, ps)
 	// A rate limit far below the flood's pace on any machine: beyond the
 	// burst nearly everything is rejected, however long the flood takes.
-	j := startRelay(t, ps, host.ID(), node.RelayConfig{Name: "go relay", RateLimit: 0.01, RateBurst: 200})
+	j := startRelay(t, ps, host.ID(), node.JoinConfig{Name: "go relay", ChildLimits: node.ChildLimits{RateLimit: 0.01, RateBurst: 200}})
 
 	up, err := host.Accept(within(waitBound))
 	if err != nil {

@@ -24,8 +24,9 @@ const (
 	waitRetryMax = 30 * time.Second
 )
 
-// RunRoot runs an index root (StartRoot) until ctx ends.
-func RunRoot(ctx context.Context, cfg Config) error {
+// RunRoot runs an index root (StartRoot) until ctx ends or cfg.Drain
+// closes.
+func RunRoot(ctx context.Context, cfg RootConfig) error {
 	n, err := StartRoot(ctx, cfg)
 	if err != nil {
 		return err
@@ -33,21 +34,28 @@ func RunRoot(ctx context.Context, cfg Config) error {
 	return n.Wait()
 }
 
-// StartRoot stands as the index root under every id of cfg.Root.IDs (one
+// StartRoot stands as the index root under every id of cfg.IDs (one
 // independent room list per id: generations A and B/C use different ids and
 // never meet), each with its own owner loop. Every id is claimed before
-// anything serves: an id that is taken fails at once, unless cfg.Root.Wait.
-func StartRoot(ctx context.Context, cfg Config) (*Node, error) {
-	ids := cfg.Root.IDs
-	if len(ids) == 0 {
-		ids = DefaultRootIDs
+// anything serves: an id that is taken fails at once, unless cfg.Wait. It
+// runs until ctx ends or cfg.Drain closes: the root has no children to
+// move, so a departure is a stop.
+func StartRoot(ctx context.Context, cfg RootConfig) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("root: %w", err)
 	}
-	for _, id := range ids {
-		if !signaling.ValidID(id) {
-			return nil, fmt.Errorf("root: id %q: %w", id, signaling.ErrInvalidID)
-		}
-	}
+	ids := cfg.ids()
 	ctx, cancel := context.WithCancel(ctx)
+	// A departure (Drain) is a stop; watchDrain ends with ctx.
+	watchDrain := make(chan struct{})
+	go func() {
+		defer close(watchDrain)
+		select {
+		case <-cfg.Drain: // nil: never
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	// Claim every id first, so a taken id fails before anything serves.
 	peers := make([]*peerjs.Peer, len(ids))
 	var wg sync.WaitGroup
@@ -67,6 +75,7 @@ func StartRoot(ctx context.Context, cfg Config) (*Node, error) {
 			}
 		}
 		cancel()
+		<-watchDrain
 		return nil, err
 	}
 	if cfg.Ready != nil {
@@ -107,14 +116,15 @@ func StartRoot(ctx context.Context, cfg Config) (*Node, error) {
 	go func() {
 		wg.Wait()
 		cancel()
+		<-watchDrain
 		h.err = errors.Join(runErrs...)
 		close(h.done)
 	}()
 	return h, nil
 }
 
-// claim registers id, retrying while it is taken if cfg.Root.Wait.
-func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
+// claim registers id, retrying while it is taken if cfg.Wait.
+func claim(ctx context.Context, cfg RootConfig, id string) (*peerjs.Peer, error) {
 	log := cfg.logger().With(zap.String("root", id))
 	pcfg, err := cfg.peerConfig()
 	if err != nil {
@@ -124,10 +134,7 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 	// Index clients are pages reading the room list and hosts registering:
 	// each costs a PeerConnection, so the index caps them like a relay
 	// caps its connections.
-	pcfg.MaxConns = cfg.Root.MaxClients
-	if pcfg.MaxConns <= 0 {
-		pcfg.MaxConns = DefaultMaxIndexClients
-	}
+	pcfg.MaxConns = cfg.maxClients()
 	delay := waitRetryMin
 	for {
 		p, err := peerjs.New(ctx, pcfg)
@@ -135,7 +142,7 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 			log.Info("index root registered", zap.Stringer("server", cfg.Server))
 			return p, nil
 		}
-		if !cfg.Root.Wait || !errors.Is(err, signaling.ErrIDTaken) {
+		if !cfg.Wait || !errors.Is(err, signaling.ErrIDTaken) {
 			return nil, fmt.Errorf("root %q: %w", id, err)
 		}
 		log.Warn("root id is taken; waiting for it to be free", zap.Duration("retry_in", delay))
@@ -152,9 +159,9 @@ func claim(ctx context.Context, cfg Config, id string) (*peerjs.Peer, error) {
 // acceptor and its readers post on in; only this loop touches the index and
 // the connections (it carries out the index's outputs with a treeNode's
 // executor, which for an index only sends and closes).
-func serveIndex(ctx context.Context, cfg Config, p *peerjs.Peer, in inbox) error {
+func serveIndex(ctx context.Context, cfg RootConfig, p *peerjs.Peer, in inbox) error {
 	log := cfg.logger().With(zap.String("root", p.ID()))
-	ix := tree.NewIndex(tree.IndexConfig{RoomTimeout: cfg.Root.RoomTimeout})
+	ix := tree.NewIndex(tree.IndexConfig{RoomTimeout: cfg.RoomTimeout})
 	n := &treeNode{log: log, conns: map[tree.ConnID]*peerjs.DataConn{}, in: in}
 	var closedTotals peerjs.ConnStats
 	ctx, cancel := context.WithCancel(ctx)

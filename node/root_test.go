@@ -18,8 +18,28 @@ import (
 	"github.com/p2plive/p2plive-node/signaling"
 )
 
-func rootConfig(t *testing.T, ps *testrig.PeerServer, rc node.RootConfig) node.Config {
-	return node.Config{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Root: rc, Logger: testrig.Logger(t).Named("root")}
+// rootConfig fills rc's session (Common) for the test's PeerServer.
+func rootConfig(t *testing.T, ps *testrig.PeerServer, rc node.RootConfig) node.RootConfig {
+	rc.Common = node.Common{Server: server(ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("root")}
+	return rc
+}
+
+// startRoot runs the root of cfg until it is ready (its Ready is set
+// here); RunRoot's result arrives on the channel.
+func startRoot(t *testing.T, ctx context.Context, cfg node.RootConfig) <-chan error {
+	t.Helper()
+	ready := make(chan struct{})
+	cfg.Ready = func() { close(ready) }
+	rootErr := make(chan error, 1)
+	go func() { rootErr <- node.RunRoot(ctx, cfg) }()
+	select {
+	case <-ready:
+	case err := <-rootErr:
+		t.Fatalf("root: %v", err)
+	case <-time.After(waitBound):
+		t.Fatal("root not ready")
+	}
+	return rootErr
 }
 
 // TestRootGoPeers: the index root on two ids; a host registers, a viewer
@@ -32,18 +52,7 @@ func TestRootGoPeers(t *testing.T) {
 	ps := testrig.StartPeerServer(t)
 	ids := []string{"P2P-Live-Web-Default-ID", "P2P-Live-Web-default-Id"}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	cfg := rootConfig(t, ps, node.RootConfig{IDs: ids, RoomTimeout: 2 * time.Second})
-	cfg.Ready = func() { close(ready) }
-	rootErr := make(chan error, 1)
-	go func() { rootErr <- node.RunRoot(ctx, cfg) }()
-	select {
-	case <-ready:
-	case err := <-rootErr:
-		t.Fatalf("root: %v", err)
-	case <-time.After(waitBound):
-		t.Fatal("root not ready")
-	}
+	rootErr := startRoot(t, ctx, rootConfig(t, ps, node.RootConfig{IDs: ids, RoomTimeout: 2 * time.Second}))
 
 	host, viewer := goPeer(t, ps), goPeer(t, ps)
 	hc, err := host.Connect(within(waitBound), ids[0], peerjs.ConnectOptions{})
@@ -126,5 +135,24 @@ func TestRootGoPeers(t *testing.T) {
 	wcancel()
 	if err := <-waitErr; err != nil {
 		t.Fatalf("waiting root: %v", err)
+	}
+}
+
+// TestRootStopsOnDrain: the root has no children to move, so the first
+// stage of a departure (Common.Drain) stops it, cleanly.
+func TestRootStopsOnDrain(t *testing.T) {
+	ps := testrig.StartPeerServer(t)
+	drain := make(chan struct{})
+	cfg := rootConfig(t, ps, node.RootConfig{IDs: []string{"drain-root"}})
+	cfg.Drain = drain
+	rootErr := startRoot(t, context.Background(), cfg)
+	close(drain)
+	select {
+	case err := <-rootErr:
+		if err != nil {
+			t.Fatalf("root after drain: %v", err)
+		}
+	case <-time.After(waitBound):
+		t.Fatal("root still running after drain")
 	}
 }

@@ -2,15 +2,16 @@ package node
 
 import (
 	"context"
-	"errors"
+
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/p2plive/p2plive-node/media"
 	"github.com/p2plive/p2plive-node/peerjs"
-	"github.com/p2plive/p2plive-node/signaling"
+
 	"github.com/p2plive/p2plive-node/tree"
 )
 
@@ -94,7 +95,7 @@ func askStats(in inbox, done <-chan struct{}) (Stats, bool) {
 // RunJoin registers, joins under cfg.Parent and relays the tree protocol
 // (package tree decides, this loop does the I/O) until ctx ends.
 // Registration errors (id taken, bad key, server unreachable) are returned at once.
-func RunJoin(ctx context.Context, cfg Config) error {
+func RunJoin(ctx context.Context, cfg JoinConfig) error {
 	n, err := StartJoin(ctx, cfg)
 	if err != nil {
 		return err
@@ -103,27 +104,23 @@ func RunJoin(ctx context.Context, cfg Config) error {
 }
 
 // StartJoin registers and starts relaying in the background; Wait for the end.
-func StartJoin(ctx context.Context, cfg Config) (*Node, error) {
-	if cfg.Parent == "" {
-		return nil, errors.New("join: no parent id")
+func StartJoin(ctx context.Context, cfg JoinConfig) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("join: %w", err)
 	}
-	if !signaling.ValidID(cfg.Parent) {
-		return nil, fmt.Errorf("join: parent %q: %w", cfg.Parent, signaling.ErrInvalidID)
-	}
-	name := cfg.Relay.Name
-	if name == "" {
-		name = DefaultName()
-	}
-	return startTreeNode(ctx, cfg, role{
-		upstream: cfg.Parent,
-		heal:     true,
-		name:     name,
+	name := cfg.name()
+	return startTreeNode(ctx, cfg.Common, role{
+		upstream:     cfg.Parent,
+		heal:         true,
+		name:         name,
+		mediaTimeout: cfg.MediaTimeout,
 		machine: func(self string) tree.Machine {
+			l := cfg.ChildLimits
 			return tree.NewRelay(tree.RelayConfig{
-				Self: self, Name: name, Greeting: cfg.Relay.Greeting, MaxChildren: cfg.Relay.MaxChildren,
-				RateLimit: cfg.Relay.RateLimit, RateBurst: cfg.Relay.RateBurst,
-				MaxReportNodes: cfg.Relay.MaxReportNodes, MaxReportDepth: cfg.Relay.MaxReportDepth,
-				MaxReportBytes: cfg.Relay.MaxReportBytes, GuestTimeout: cfg.Relay.GuestTimeout,
+				Self: self, Name: name, Greeting: cfg.Greeting, MaxChildren: l.MaxChildren,
+				RateLimit: l.RateLimit, RateBurst: l.RateBurst,
+				MaxReportNodes: l.MaxReportNodes, MaxReportDepth: l.MaxReportDepth,
+				MaxReportBytes: l.MaxReportBytes, GuestTimeout: l.GuestTimeout,
 			})
 		},
 	})
@@ -135,6 +132,8 @@ type role struct {
 	heal     bool   // re-join elsewhere when the upstream is lost (relay)
 	name     string
 	machine  func(self string) tree.Machine
+	// mediaTimeout is the media watchdog (relay); 0 disables it.
+	mediaTimeout time.Duration
 	// feed, if set, publishes a local stream into the source (host).
 	feed func(ctx context.Context, src *media.Source) error
 }
@@ -143,7 +142,7 @@ type role struct {
 // background: the owner loop, and beside it the upstream, the connection
 // acceptor with its readers, the media watcher and the feed, all of which
 // it waits for before the node counts as stopped.
-func startTreeNode(ctx context.Context, cfg Config, r role) (*Node, error) {
+func startTreeNode(ctx context.Context, cfg Common, r role) (*Node, error) {
 	log := cfg.logger()
 	pcfg, err := cfg.peerConfig()
 	if err != nil {
@@ -181,7 +180,7 @@ func startTreeNode(ctx context.Context, cfg Config, r role) (*Node, error) {
 		move:         move,
 		drain:        cfg.Drain,
 		drainTimeout: cfg.drainTimeout(),
-		mediaTimeout: cfg.Relay.MediaTimeout,
+		mediaTimeout: r.mediaTimeout,
 		peer:         p,
 	}
 	h := &Node{id: p.ID(), done: make(chan struct{})}

@@ -124,7 +124,7 @@ func TestSingleChromium(t *testing.T) {
 	e := newBrowserEnv(t)
 	root, rootID := e.singlePage(t, "Root")
 	root.Eval(t, "P.startStream()", nil)
-	j := startRelay(t, e.ps, rootID, node.RelayConfig{Name: "go relay"})
+	j := startRelay(t, e.ps, rootID, node.JoinConfig{Name: "go relay"})
 	waitChild(t, root, j.ID())
 
 	l1, id1 := e.singlePage(t, "Leaf one")
@@ -230,7 +230,7 @@ func TestSingleHealChromium(t *testing.T) {
 				extras = append(extras, p)
 				extraIDs = append(extraIDs, id)
 			}
-			j := startRelay(t, e.ps, midID, node.RelayConfig{Name: "go relay"})
+			j := startRelay(t, e.ps, midID, node.JoinConfig{Name: "go relay"})
 			waitChild(t, mid, j.ID())
 			leaf, leafID := e.singlePage(t, "Leaf")
 			connectSingle(t, leaf, j.ID())
@@ -277,7 +277,7 @@ func TestSingleHealChromium(t *testing.T) {
 func TestSingleRefreshChromium(t *testing.T) {
 	e := newBrowserEnv(t)
 	root, rootID := e.singlePage(t, "Root")
-	j := startRelay(t, e.ps, rootID, node.RelayConfig{Name: "go relay"})
+	j := startRelay(t, e.ps, rootID, node.JoinConfig{Name: "go relay"})
 	waitChild(t, root, j.ID())
 	leaf, leafID := e.singlePage(t, "Leaf")
 	connectSingle(t, leaf, j.ID())

@@ -90,7 +90,7 @@ func chatsWith(t *testing.T, from, p *testrig.Page, text string) []chat {
 func TestRelayChromium(t *testing.T) {
 	e := newBrowserEnv(t)
 	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Relay room", "summary": "via Go"})
-	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay"})
+	j := startRelay(t, e.ps, hid, node.JoinConfig{Name: "go relay"})
 	// The relay reports to the host on open; wait until the host has it, so
 	// the relay holds the host's map before the audiences join.
 	pageWait(t, host, fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(j.ID())))
@@ -171,7 +171,7 @@ func TestRelayChromiumBadChild(t *testing.T) {
 	host, hid := e.page(t, "Host", map[string]any{"name": "Host", "title": "Room"})
 	// A rate limit far below the flood's pace on any machine: only the
 	// burst is accepted, however long the page takes to send.
-	j := startRelay(t, e.ps, hid, node.RelayConfig{Name: "go relay", RateLimit: 0.01, RateBurst: 500})
+	j := startRelay(t, e.ps, hid, node.JoinConfig{Name: "go relay", ChildLimits: node.ChildLimits{RateLimit: 0.01, RateBurst: 500}})
 	pageWait(t, host, fmt.Sprintf("Promise.resolve(P.children()).then(c => c.includes(%s))", testrig.JSON(j.ID())))
 	good, goodID := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Good"})
 	bad, badID := e.page(t, "Audience", map[string]any{"parent": j.ID(), "name": "Bad"})
@@ -236,8 +236,8 @@ func TestRootChromium(t *testing.T) {
 	rootID := "P2P-Live-Web-Default-ID"
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
-	cfg := node.Config{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("root"),
-		Root: node.RootConfig{IDs: []string{rootID}, RoomTimeout: 3 * time.Second}, Ready: func() { close(ready) }}
+	cfg := node.RootConfig{Common: node.Common{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Logger: testrig.Logger(t).Named("root"),
+		Ready: func() { close(ready) }}, IDs: []string{rootID}, RoomTimeout: 3 * time.Second}
 	rootErr := make(chan error, 1)
 	go func() { rootErr <- node.RunRoot(ctx, cfg) }()
 	t.Cleanup(func() {
@@ -269,7 +269,7 @@ func TestRootChromium(t *testing.T) {
 	if res != "unavailable-id" {
 		t.Fatalf("page claiming the root id: %q", res)
 	}
-	err := node.RunRoot(within(waitBound), node.Config{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}, Root: node.RootConfig{IDs: []string{rootID}}})
+	err := node.RunRoot(within(waitBound), node.RootConfig{Common: node.Common{Server: server(e.ps), ICEServers: []webrtc.ICEServer{}}, IDs: []string{rootID}})
 	if err == nil || !strings.Contains(err.Error(), "id is taken") {
 		t.Fatalf("second root: %v", err)
 	}

@@ -17,17 +17,6 @@ import (
 	"github.com/p2plive/p2plive-node/tree"
 )
 
-// ViewerConfig tunes a headless viewer: a leaf of the tree that joins a
-// parent as an audience page does and receives its stream. Benchmarks and
-// monitoring use it.
-type ViewerConfig struct {
-	Name string
-	// OnPacket, if set, is called for every RTP packet received, with the
-	// arrival time; it must be quick (it runs on the track's read loop) and
-	// must not keep p.
-	OnPacket func(kind webrtc.RTPCodecType, p *rtp.Packet, at time.Time)
-}
-
 // Viewer is a running headless viewer.
 type Viewer struct {
 	p    *peerjs.Peer
@@ -45,12 +34,12 @@ type Viewer struct {
 
 // StartViewer registers, connects to parent, reports as a leaf child and
 // answers the parent's calls receive-only, like an audience page.
-func StartViewer(ctx context.Context, cfg Config, vc ViewerConfig) (*Viewer, error) {
-	if cfg.Parent == "" {
-		return nil, errors.New("viewer: no parent id")
+func StartViewer(ctx context.Context, cfg ViewerConfig) (*Viewer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("viewer: %w", err)
 	}
 	log := cfg.logger()
-	v := &Viewer{log: log, cfg: vc, done: make(chan struct{})}
+	v := &Viewer{log: log, cfg: cfg, done: make(chan struct{})}
 	pcfg, err := cfg.peerConfig()
 	if err != nil {
 		return nil, err
@@ -72,10 +61,7 @@ func StartViewer(ctx context.Context, cfg Config, vc ViewerConfig) (*Viewer, err
 		return nil, fmt.Errorf("register with %s: %w", cfg.Server, err)
 	}
 	v.p = p
-	name := vc.Name
-	if name == "" {
-		name = "viewer"
-	}
+	name := cfg.name()
 	dc, err := p.Connect(ctx, cfg.Parent, peerjs.ConnectOptions{})
 	if err != nil {
 		p.Close()

@@ -26,6 +26,14 @@ const (
 	DefaultReportInterval = 500 * time.Millisecond
 	// DefaultGuestTimeout closes an incoming connection that never reports.
 	DefaultGuestTimeout = 30 * time.Second
+	// DefaultRateLimit (messages per second) and DefaultRateBurst bound
+	// what one child or guest may send: far above a page's chat and
+	// reports, far below what would keep a relay busy.
+	DefaultRateLimit = 50
+	DefaultRateBurst = 500
+	// DefaultRoomTimeout is how long the index keeps a room whose host is
+	// unreachable (IndexConfig.RoomTimeout).
+	DefaultRoomTimeout = 10 * time.Second
 )
 
 // maxNesting caps MaxReportDepth so that any report we accept still packs

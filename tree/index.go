@@ -56,7 +56,7 @@ type room struct {
 // NewIndex returns an empty index.
 func NewIndex(cfg IndexConfig) *Index {
 	if cfg.RoomTimeout <= 0 {
-		cfg.RoomTimeout = 10 * time.Second
+		cfg.RoomTimeout = DefaultRoomTimeout
 	}
 	if cfg.MaxRooms <= 0 {
 		cfg.MaxRooms = 1000

@@ -53,10 +53,10 @@ func (c RelayConfig) withDefaults() RelayConfig {
 		c.DedupeEntries = 4096
 	}
 	if c.RateLimit == 0 {
-		c.RateLimit = 50
+		c.RateLimit = DefaultRateLimit
 	}
 	if c.RateBurst <= 0 {
-		c.RateBurst = 500
+		c.RateBurst = DefaultRateBurst
 	}
 	if c.ReportInterval == 0 {
 		c.ReportInterval = DefaultReportInterval

@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/p2plive/p2plive-node/internal/cli"
 	"github.com/p2plive/p2plive-node/node"
-	"github.com/p2plive/p2plive-node/signaling"
 )
 
 func newHostCmd(cf *commonFlags) *cobra.Command {
 	var (
-		hc       node.HostConfig
-		relay    relayFlags
-		unlisted bool
+		hc           node.HostConfig
+		unlisted     bool
+		drainTimeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "host",
@@ -32,47 +31,28 @@ registered with the index root (--index) unless --unlisted.`,
 			} else if hc.RootID == "" {
 				// node reads "" as unlisted; say so on purpose instead.
 				return cli.BadValue(fs, "index", "must not be empty (use --unlisted to not register the room)")
-			} else if !signaling.ValidID(hc.RootID) {
-				return cli.UsageError{Err: fmt.Errorf("%s %q: %w", cli.FlagLabel(fs, "index"), hc.RootID, signaling.ErrInvalidID)}
 			}
-			if err := relay.validate(fs); err != nil {
-				return err
-			}
-			cfg, err := cf.nodeConfig(fs)
+			// A copy: typedZero must not change what the flags show.
+			cfg := hc
+			c, err := cf.treeCommon(fs, drainTimeout, &cfg.ChildLimits)
 			if err != nil {
 				return err
 			}
-			defer cfg.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
-			// The host serves its children with the relay's rate limits
-			// and report bounds (cfg.Relay); MaxChildren lives in both.
-			relay.apply(&cfg.Relay)
-			hc.MaxChildren = relay.maxChildren
-			cfg.Host = hc
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			h, err := node.StartHost(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			dbg, err := startDebug(cf.debugAddr, h.Stats, cfg.Logger)
-			if err != nil {
-				cancel()
-				_ = h.Wait()
-				return err
-			}
-			defer dbg.close()
-			defer startMemReturn(cfg.Logger)()
-			return h.Wait()
+			cfg.Common = c
+			return cf.runTree(cmd, &cfg.Common, cfg.Validate, func(ctx context.Context) (*node.Node, error) {
+				return node.StartHost(ctx, cfg)
+			})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cf.id, "id", "", "peer id to claim (default: assigned by the server, like the browser)")
+	cf.registerID(f)
 	f.StringVar(&hc.Name, "name", node.DefaultName(), "host display name")
 	f.StringVar(&hc.Title, "title", "p2plive-node test stream", "room title shown in the index")
 	f.StringVar(&hc.Summary, "summary", "", "room summary shown in the index")
 	f.StringVar(&hc.RootID, "index", node.DefaultRootIDs[0], "index root id to register the room with")
 	f.BoolVar(&unlisted, "unlisted", false, "do not register with an index root")
 	f.BoolVar(&hc.NoStreamNotice, "no-stream-notice", false, "do not send the generation-C stream-start notice [4, id] (generation A/B audiences show a 'not live' alert on it)")
-	relay.register(f)
+	bindChildLimits(f, &hc.ChildLimits)
+	bindDrainTimeout(f, &drainTimeout)
 	return cmd
 }

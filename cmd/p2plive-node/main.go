@@ -7,6 +7,11 @@ import (
 )
 
 // Exit codes: 2 for usage errors, 3 when the id is taken, 1 otherwise.
+// The one signal handler of the process is here (drainSignals): every
+// command gets its context (cancelled by the second signal) and its drain
+// (closed by the first).
 func main() {
-	cli.Main("p2plive-node", newRootCmd(), cli.ExitCode{Err: signaling.ErrIDTaken, Code: 3})
+	ctx, drain, stop := drainSignals()
+	defer stop()
+	cli.MainContext(ctx, "p2plive-node", newRootCmd(drain), cli.ExitCode{Err: signaling.ErrIDTaken, Code: 3})
 }

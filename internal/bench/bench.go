@@ -309,8 +309,8 @@ func (row Row) summary() string {
 		row.Joined, row.N, row.CPUPercent, row.USPerPacket, row.RSSPerChild/(1<<20), 100*row.Loss, row.LatP50, row.LatP99, row.FirstFrame, row.FirstFrameMax, row.MachineBusy, row.Others, row.Steal, row.RelayDrops, row.ChildDrops)
 }
 
-func (b *bench) nodeConfig(name string) node.Config {
-	return node.Config{
+func (b *bench) nodeConfig(name string) node.Common {
+	return node.Common{
 		Server:     signaling.Server{Host: b.ps.Host, Port: b.ps.Port, Path: b.ps.Path, Key: b.ps.Key},
 		ICEServers: []webrtc.ICEServer{},
 		Logger:     b.cfg.Logger.Named(name),
@@ -339,8 +339,7 @@ func (b *bench) phase(ctx context.Context, relayKind, source string, n int) (row
 	if source == "clip" {
 		feed = clipFeed(log)
 	}
-	hc := b.nodeConfig("host")
-	hc.Host = node.HostConfig{Name: "bench host", Title: "bench", NoStreamNotice: true, Feed: feed}
+	hc := node.HostConfig{Common: b.nodeConfig("host"), Name: "bench host", Title: "bench", NoStreamNotice: true, Feed: feed}
 	host, err := node.StartHost(ctx, hc)
 	if err != nil {
 		return fail(fmt.Errorf("bench: host: %w", err))
@@ -617,12 +616,11 @@ func (b *bench) ownCPU() time.Duration {
 // wg tracks it (also one whose start we gave up waiting for).
 func (b *bench) startViewer(ctx context.Context, wg *sync.WaitGroup, parent, name string, s *subscriber) error {
 	started := make(chan error, 1)
-	cfg := b.nodeConfig("viewer")
-	cfg.Parent = parent
+	cfg := node.ViewerConfig{Common: b.nodeConfig("viewer"), Parent: parent, Name: name, OnPacket: s.onPacket}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		v, err := node.StartViewer(ctx, cfg, node.ViewerConfig{Name: name, OnPacket: s.onPacket})
+		v, err := node.StartViewer(ctx, cfg)
 		started <- err
 		if err == nil {
 			<-v.Done() // the viewer ends with ctx (or when its parent drops it)

@@ -79,8 +79,7 @@ func (b *bench) heal(ctx context.Context, mode string) (time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var log sendLog
-	hc := b.nodeConfig("host")
-	hc.Host = node.HostConfig{Title: "heal bench", Feed: syntheticFeed(&log, b.cfg.VideoBitrate, !b.cfg.Burst)}
+	hc := node.HostConfig{Common: b.nodeConfig("host"), Title: "heal bench", Feed: syntheticFeed(&log, b.cfg.VideoBitrate, !b.cfg.Burst)}
 	host, err := node.StartHost(ctx, hc)
 	if err != nil {
 		return 0, err
@@ -100,11 +99,10 @@ func (b *bench) heal(ctx context.Context, mode string) (time.Duration, error) {
 	}
 	defer func() { _ = rb.stop() }()
 	var g gapWatch
-	vc := b.nodeConfig("viewer")
-	vc.Parent = rb.id
+	vc := node.ViewerConfig{Common: b.nodeConfig("viewer"), Parent: rb.id, Name: "grandchild", OnPacket: g.onPacket}
 	var v *node.Viewer
 	for i := 0; i < 50; i++ { // B registers in the background: retry the join
-		if v, err = node.StartViewer(ctx, vc, node.ViewerConfig{Name: "grandchild", OnPacket: g.onPacket}); err == nil {
+		if v, err = node.StartViewer(ctx, vc); err == nil {
 			break
 		}
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {

@@ -47,12 +47,18 @@ func Code(err error, codes ...ExitCode) int {
 	return 1
 }
 
-// Main runs cmd with a context that SIGINT and SIGTERM cancel. An error
-// is printed on stderr as "<name>: <error>" and ends the process with
-// Code(err, codes...).
+// Main runs cmd with a context that SIGINT and SIGTERM cancel (see
+// MainContext).
 func Main(name string, cmd *cobra.Command, codes ...ExitCode) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	MainContext(ctx, name, cmd, codes...)
+}
+
+// MainContext runs cmd with ctx, for a command that handles signals
+// itself. An error is printed on stderr as "<name>: <error>" and ends the
+// process with Code(err, codes...).
+func MainContext(ctx context.Context, name string, cmd *cobra.Command, codes ...ExitCode) {
 	err := cmd.ExecuteContext(ctx)
 	if err == nil {
 		return

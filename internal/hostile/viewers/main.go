@@ -59,8 +59,8 @@ func main() {
 			got := make(chan struct{})
 			var once sync.Once
 			start := time.Now()
-			v, err := node.StartViewer(ctx, node.Config{Server: srv, Parent: *parent, ICEServers: []webrtc.ICEServer{}},
-				node.ViewerConfig{Name: fmt.Sprintf("%s %d", *prefix, i), OnPacket: func(webrtc.RTPCodecType, *rtp.Packet, time.Time) {
+			v, err := node.StartViewer(ctx, node.ViewerConfig{Common: node.Common{Server: srv, ICEServers: []webrtc.ICEServer{}},
+				Parent: *parent, Name: fmt.Sprintf("%s %d", *prefix, i), OnPacket: func(webrtc.RTPCodecType, *rtp.Packet, time.Time) {
 					once.Do(func() { close(got) })
 				}})
 			<-sem

@@ -7,11 +7,12 @@ import (
 	"syscall"
 )
 
-// drainSignals gives a node two-stage stopping: the first SIGINT or SIGTERM
-// closes drain (a planned departure: children are told to move, the node
-// exits 0 once they have or after --drain-timeout), the second cancels ctx
-// (stop at once). systemd's stop sends SIGTERM, then SIGKILL after
-// TimeoutStopSec: set that above --drain-timeout.
+// drainSignals is the process's one signal handler, with two stages: the
+// first SIGINT or SIGTERM closes drain (a planned departure: a relay or
+// host tells its children to move and exits 0 once they have or after
+// --drain-timeout; the index root stops), the second cancels ctx (stop at
+// once). systemd's stop sends SIGTERM, then SIGKILL after TimeoutStopSec:
+// set that above --drain-timeout.
 func drainSignals() (ctx context.Context, drain <-chan struct{}, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
