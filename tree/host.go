@@ -97,7 +97,8 @@ type Host struct {
 	seq   uint64
 
 	rootID  string
-	roomMap RoomMap // rebuilt on every change sent, never mutated once handed out
+	roomMap RoomMap  // rebuilt on every change sent, never mutated once handed out
+	mapMsg  *Message // roomMap as sent: packed once for every greeting and broadcast of it
 
 	lim       reportLimits
 	seed      maphash.Seed // report fingerprints: random per node
@@ -193,7 +194,7 @@ func (h *Host) Opened(c ConnID, peer string, now time.Time) []Output {
 	h.clock(now)
 	h.conns[c] = &connState{id: c, peer: peer, role: roleGuest, opened: now,
 		bucket: newBucket(h.cfg.RateLimit, h.cfg.RateBurst, now)}
-	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
+	return []Output{Send{To: []ConnID{c}, Msg: h.mapMsg}}
 }
 
 // Closed forgets a connection. When a child leaves, the new map goes to the
@@ -224,7 +225,7 @@ func (h *Host) RootOpened(c ConnID, peer string) []Output {
 	// Like the page, the children learn the new [10] with the next change.
 	// (A pending change goes to everyone from Tick, as it would have.)
 	h.rebuild()
-	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
+	return []Output{Send{To: []ConnID{c}, Msg: h.mapMsg}}
 }
 
 // RootClosed forgets the root connection. The map keeps the root's id, as
@@ -295,11 +296,8 @@ func (h *Host) SetStreaming(on bool, now time.Time) []Output {
 	}
 	kids := h.sortedChildren()
 	var out []Output
-	if !h.cfg.NoStreamNotice {
-		notice := []any{int64(TypeRefresh), h.cfg.Self}
-		for _, cs := range kids {
-			out = append(out, Send{To: cs.id, Msg: notice})
-		}
+	if to := appendIDs(nil, kids, nil); !h.cfg.NoStreamNotice && len(to) > 0 {
+		out = append(out, Send{To: to, Msg: NewMessage([]any{int64(TypeRefresh), h.cfg.Self})})
 	}
 	for _, cs := range kids {
 		out = append(out, h.feed(cs, MediaStreamArrived, now))
@@ -314,24 +312,21 @@ func (h *Host) Chat(name, text string, image any, now time.Time) []Output {
 		return nil
 	}
 	h.clock(now)
-	msg := []any{int64(TypeChat), h.cfg.Self, name, text, image, ""}
-	h.dedupe.firstTime(chatKey(msg), now) // so it is not flooded again if it comes back
-	var out []Output
-	for _, cs := range h.sortedChildren() {
-		out = append(out, Send{To: cs.id, Msg: msg})
+	msg := NewMessage([]any{int64(TypeChat), h.cfg.Self, name, text, image, ""})
+	h.dedupe.firstTime(msg, now) // so it is not flooded again if it comes back
+	if to := appendIDs(nil, h.sortedChildren(), nil); len(to) > 0 {
+		return []Output{Send{To: to, Msg: msg}}
 	}
-	return out
+	return nil
 }
 
 // Leave says goodbye as the host page does on unload: a bare [5] to every
 // child. The caller then closes the connections.
 func (h *Host) Leave() []Output {
-	bye := []any{int64(TypeHostBye)}
-	var out []Output
-	for _, cs := range h.sortedChildren() {
-		out = append(out, Send{To: cs.id, Msg: bye})
+	if to := appendIDs(nil, h.sortedChildren(), nil); len(to) > 0 {
+		return []Output{Send{To: to, Msg: NewMessage([]any{int64(TypeHostBye)})}}
 	}
-	return out
+	return nil
 }
 
 // Receive handles one decoded message that arrived on connection c.
@@ -397,17 +392,16 @@ func (h *Host) onChat(out *[]Output, cs *connState, a []any, now time.Time) {
 		h.reject(out, cs, RejectNotChild, "")
 		return
 	}
-	if !h.dedupe.firstTime(chatKey(a), now) {
+	// Keyed as we forward it: the bytes hashed are the bytes sent.
+	msg := NewMessage(Chat(a).ForwardedBy(h.cfg.Self))
+	if !h.dedupe.firstTime(msg, now) {
 		h.reject(out, cs, RejectDuplicate, "")
 		return
 	}
 	cs.stats.Accepted++
-	msg := Chat(a).ForwardedBy(h.cfg.Self)
-	for _, c := range h.sortedChildren() {
-		if c != cs {
-			*out = append(*out, Send{To: c.id, Msg: msg})
-			h.stats.Forwarded++
-		}
+	if to := appendIDs(nil, h.sortedChildren(), cs); len(to) > 0 {
+		*out = append(*out, Send{To: to, Msg: msg})
+		h.stats.Forwarded += uint64(len(to))
 	}
 	*out = append(*out, ChatReceived{Conn: cs.id, Peer: cs.peer, Msg: Chat(a)})
 }
@@ -486,7 +480,7 @@ func (h *Host) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
 	}
 	h.notLive[cs.id] = now
 	// C's "not live"; A/B children read any type 4 from the parent that way.
-	*out = append(*out, Send{To: cs.id, Msg: []any{int64(TypeRefresh), int64(0)}})
+	*out = append(*out, sendTo(cs.id, []any{int64(TypeRefresh), int64(0)}))
 }
 
 // feed is a media request for a child, remembered for coalescing.
@@ -510,6 +504,7 @@ func (h *Host) rebuild() {
 		h.cfg.Title, h.cfg.Summary, h.cfg.Cover, h.cfg.Self, h.cfg.Name, rep, h.rootID,
 		false} // [11] conference: off (C); A/B pages ignore it
 	h.roomMap = m
+	h.mapMsg = NewMessage([]any(m))
 }
 
 // memberIDs lists the ids in a report's subtree as the pages' room map does:
@@ -539,18 +534,20 @@ func memberIDs(rep Report, ids []any, limit *int) []any {
 	return ids
 }
 
-// sendMap sends the map to the index root and every child, one shared value.
-// The host page registers first on a report and last on other changes.
+// sendMap sends the map to the index root and every child in one Send (the
+// map is packed once). The host page registers first on a report and last
+// on other changes.
 func (h *Host) sendMap(out *[]Output, rootFirst bool) {
-	m := []any(h.roomMap)
+	var to []ConnID
 	if rootFirst && h.root != nil {
-		*out = append(*out, Send{To: h.root.id, Msg: m})
+		to = append(to, h.root.id)
 	}
-	for _, cs := range h.sortedChildren() {
-		*out = append(*out, Send{To: cs.id, Msg: m})
-	}
+	to = appendIDs(to, h.sortedChildren(), nil)
 	if !rootFirst && h.root != nil {
-		*out = append(*out, Send{To: h.root.id, Msg: m})
+		to = append(to, h.root.id)
+	}
+	if len(to) > 0 {
+		*out = append(*out, Send{To: to, Msg: h.mapMsg})
 	}
 }
 

@@ -60,10 +60,8 @@ func (g *rig) child(peer string) {
 // sends lists the Send outputs as "to: msg" for comparison.
 func sends(out []Output) map[ConnID]any {
 	m := map[ConnID]any{}
-	for _, o := range out {
-		if s, ok := o.(Send); ok {
-			m[s.To] = s.Msg
-		}
+	for _, s := range sentOf(out) {
+		m[s.To] = s.Msg
 	}
 	return m
 }
@@ -408,8 +406,8 @@ func TestHeldWhileOrphaned(t *testing.T) {
 	g.now = g.now.Add(time.Second)
 	out = g.r.ParentOpened("N/dc", "N", g.now)
 	var up []any
-	for _, o := range out {
-		if s, ok := o.(Send); ok && s.To == "N/dc" {
+	for _, s := range sentOf(out) {
+		if s.To == "N/dc" {
 			up = append(up, s.Msg)
 		}
 	}
@@ -443,8 +441,8 @@ func TestParentLostRequeues(t *testing.T) {
 	g.r.ParentLost("H/dc_p", alive)
 	out := g.r.ParentOpened("N/dc", "N", g.now)
 	var up []any
-	for _, o := range out {
-		if s, ok := o.(Send); ok && s.To == "N/dc" {
+	for _, s := range sentOf(out) {
+		if s.To == "N/dc" {
 			up = append(up, s.Msg)
 		}
 	}
