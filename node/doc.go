@@ -35,8 +35,10 @@
 //   - watchMedia: the relayed stream appeared or changed (evMediaChanged).
 //
 // The loop calls the machine for each event and passes the returned
-// tree.Outputs to apply, which executes them in order: Send (a message sent
-// to many connections is packed once), MediaRequest (mediaNode places the
+// tree.Outputs to apply, which executes them in order: Send (one message to
+// the connections in its To list: one peerjs.Outgoing per Send, so the
+// message is packed once, with the bytes the tree's loop guard hashed, and
+// encoded once per other serialization), MediaRequest (mediaNode places the
 // call, hanging up the previous one), CloseConn, ParentNotice (wake
 // holdParent to move), Reject (counted by the machine, logged here when
 // First). A ticker (watchEvery, 250 ms) drives the machine's Tick, the

@@ -538,11 +538,12 @@ func memberIDs(rep Report, ids []any, limit *int) []any {
 // map is packed once). The host page registers first on a report and last
 // on other changes.
 func (h *Host) sendMap(out *[]Output, rootFirst bool) {
-	var to []ConnID
+	kids := h.sortedChildren()
+	to := make([]ConnID, 0, 1+len(kids))
 	if rootFirst && h.root != nil {
 		to = append(to, h.root.id)
 	}
-	to = appendIDs(to, h.sortedChildren(), nil)
+	to = appendIDs(to, kids, nil)
 	if !rootFirst && h.root != nil {
 		to = append(to, h.root.id)
 	}
@@ -552,7 +553,7 @@ func (h *Host) sendMap(out *[]Output, rootFirst bool) {
 }
 
 func (h *Host) sortedChildren() []*connState {
-	var out []*connState
+	out := make([]*connState, 0, len(h.conns))
 	for _, cs := range h.conns {
 		if cs.role == roleChild {
 			out = append(out, cs)

@@ -21,6 +21,11 @@ type Message struct {
 	done   bool
 }
 
+// packHint is the first buffer Packed packs into: a chat line or a control
+// message fits, so the common message is one allocation, not one per
+// doubling; a report or room map grows from there.
+const packHint = 256
+
 // NewMessage wraps v, not yet packed.
 func NewMessage(v any) *Message { return &Message{V: v} }
 
@@ -31,7 +36,7 @@ func (m *Message) Value() any { return m.V }
 // bytes are shared: the caller must not modify them.
 func (m *Message) Packed() ([]byte, error) {
 	if !m.done {
-		m.packed, m.err = binarypack.Pack(m.V)
+		m.packed, m.err = binarypack.AppendPack(make([]byte, 0, packHint), m.V)
 		m.done = true
 	}
 	return m.packed, m.err

@@ -1,5 +1,13 @@
 package tree
 
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/p2plive/p2plive-node/peerjs/binarypack"
+)
+
 // sent is one message to one connection: a Send spread over its To.
 type sent struct {
 	To  ConnID
@@ -17,4 +25,37 @@ func sentOf(out []Output) []sent {
 		}
 	}
 	return s
+}
+
+// TestFloodIsOneSend: a forwarded chat is one Send to the parent and the
+// other children, already packed by the loop guard: the bytes it hashed
+// are the bytes sent, and nothing packs it again.
+func TestFloodIsOneSend(t *testing.T) {
+	g := newRig(t, RelayConfig{})
+	g.parent()
+	g.child("A")
+	g.child("B")
+	g.child("C")
+	out := g.from("B", chatFromB)
+	var ss []Send
+	for _, o := range out {
+		if s, ok := o.(Send); ok {
+			ss = append(ss, s)
+		}
+	}
+	if len(ss) != 1 || !reflect.DeepEqual(ss[0].To, []ConnID{"H/dc_p", "A/dc", "C/dc"}) {
+		t.Fatalf("sends %v, want one to the parent, A and C", ss)
+	}
+	m := ss[0].Msg
+	if !m.done {
+		t.Fatal("the forwarded chat was not packed by the loop guard")
+	}
+	want, err := binarypack.Pack(Chat(chatFromB).ForwardedBy("R"))
+	if got, _ := m.Packed(); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("packed %x, want %x (%v)", got, want, err)
+	}
+	// The same line again, on another link: the guard's key is those bytes.
+	if rs := rejects(g.from("A", withField(chatFromB, 1, "A"))); !reflect.DeepEqual(rs, []Reason{RejectDuplicate}) {
+		t.Fatalf("the same chat from A: rejects %v, want a duplicate", rs)
+	}
 }

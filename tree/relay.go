@@ -446,7 +446,7 @@ func (r *Relay) flood(out *[]Output, from *connState, msg *Message) {
 		return
 	}
 	from.stats.Accepted++
-	var to []ConnID
+	to := make([]ConnID, 0, 1+len(r.conns))
 	switch {
 	case r.parent != nil && r.parent != from:
 		to = append(to, r.parent.id)
@@ -687,6 +687,9 @@ func (r *Relay) countRole(ro role) int {
 
 // appendIDs appends the ids of cs, but for except, to to.
 func appendIDs(to []ConnID, cs []*connState, except *connState) []ConnID {
+	if to == nil {
+		to = make([]ConnID, 0, len(cs))
+	}
 	for _, c := range cs {
 		if c != except {
 			to = append(to, c.id)
@@ -696,7 +699,7 @@ func appendIDs(to []ConnID, cs []*connState, except *connState) []ConnID {
 }
 
 func (r *Relay) sortedConns(ro role) []*connState {
-	var out []*connState
+	out := make([]*connState, 0, len(r.conns))
 	for _, cs := range r.conns {
 		if cs.role == ro {
 			out = append(out, cs)
