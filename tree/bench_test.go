@@ -37,27 +37,21 @@ func mustPack(b *testing.B, v any) []byte {
 
 // benchRelay is relay R under H with benchChildren children A0..A7, each
 // with a subtree of 4.
-func benchRelay(b *testing.B) (*Relay, time.Time) {
+func benchRelay() *Relay {
 	r := NewRelay(RelayConfig{Self: "R", Name: "relay", ReportInterval: -1, RateLimit: -1})
-	now := t0
-	r.ParentOpened("H/dc_p", "H", now)
+	r.ParentOpened("H/dc_p", "H", t0)
 	for i := range benchChildren {
 		id := fmt.Sprintf("A%d", i)
-		c := ConnID(id + "/dc")
-		r.Opened(c, id, now)
-		r.Receive(c, benchSubtree(id, id+"-name", 4), now)
+		r.Opened(ConnID(id+"/dc"), id, t0)
+		r.Receive(ConnID(id+"/dc"), benchSubtree(id, id+"-name", 4), t0)
 	}
-	return r, now
+	return r
 }
 
-// BenchmarkForwardChat: a chat from one child, flooded to the parent and
-// the 7 other children.
-func BenchmarkForwardChat(b *testing.B) {
-	r, now := benchRelay(b)
-	wire := make([][]byte, 256)
-	for i := range wire {
-		wire[i] = mustPack(b, []any{int64(0), "A0", "Alice", fmt.Sprintf("hello number %d, with some text", i), nil, ""})
-	}
+// benchHop runs one hop per iteration: wire[i%len(wire)] unpacked, handed to
+// step, its outputs executed; they must send to want connections.
+func benchHop(b *testing.B, wire [][]byte, want int, step func(v any, now time.Time) []Output) {
+	now := t0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -66,54 +60,44 @@ func BenchmarkForwardChat(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if n := execute(b, r.Receive("A0/dc", v, now)); n != benchChildren {
-			b.Fatalf("sent to %d connections, want %d", n, benchChildren)
+		if n := execute(b, step(v, now)); n != want {
+			b.Fatalf("sent to %d connections, want %d", n, want)
 		}
 	}
 }
 
-// BenchmarkReportHop: a child's report changes (its name) and our report
-// goes up to the parent.
-func BenchmarkReportHop(b *testing.B) {
-	r, now := benchRelay(b)
-	wire := [2][]byte{mustPack(b, benchSubtree("A0", "Alice", 4)), mustPack(b, benchSubtree("A0", "Alicia", 4))}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		now = now.Add(6 * time.Second)
-		v, err := binarypack.Unpack(wire[i%2])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n := execute(b, r.Receive("A0/dc", v, now)); n != 1 {
-			b.Fatalf("sent to %d connections, want 1", n)
-		}
+// BenchmarkForwardChat: a chat from one child, flooded to the parent and
+// the 7 other children.
+func BenchmarkForwardChat(b *testing.B) {
+	r := benchRelay()
+	wire := make([][]byte, 256)
+	for i := range wire {
+		wire[i] = mustPack(b, []any{int64(0), "A0", "Alice", fmt.Sprintf("hello number %d, with some text", i), nil, ""})
 	}
+	benchHop(b, wire, benchChildren, func(v any, now time.Time) []Output { return r.Receive("A0/dc", v, now) })
+}
+
+// benchRename is a child's report changing back and forth (its name).
+func benchRename(b *testing.B) [][]byte {
+	return [][]byte{mustPack(b, benchSubtree("A0", "Alice", 4)), mustPack(b, benchSubtree("A0", "Alicia", 4))}
+}
+
+// BenchmarkReportHop: a child's report changes and our report goes up to
+// the parent.
+func BenchmarkReportHop(b *testing.B) {
+	r := benchRelay()
+	benchHop(b, benchRename(b), 1, func(v any, now time.Time) []Output { return r.Receive("A0/dc", v, now) })
 }
 
 // BenchmarkHostMapHop: at the host, a child's report changes and the room
 // map goes to the index root and every child.
 func BenchmarkHostMapHop(b *testing.B) {
 	h := NewHost(HostConfig{Self: "H", Name: "host", Title: "T", Summary: "S", ReportInterval: -1, RateLimit: -1})
-	now := t0
 	h.RootOpened("root/dc", "root")
 	for i := range benchChildren {
 		id := fmt.Sprintf("A%d", i)
-		c := ConnID(id + "/dc")
-		h.Opened(c, id, now)
-		h.Receive(c, benchSubtree(id, id+"-name", 4), now)
+		h.Opened(ConnID(id+"/dc"), id, t0)
+		h.Receive(ConnID(id+"/dc"), benchSubtree(id, id+"-name", 4), t0)
 	}
-	wire := [2][]byte{mustPack(b, benchSubtree("A0", "Alice", 4)), mustPack(b, benchSubtree("A0", "Alicia", 4))}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		now = now.Add(6 * time.Second)
-		v, err := binarypack.Unpack(wire[i%2])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n := execute(b, h.Receive("A0/dc", v, now)); n != benchChildren+1 {
-			b.Fatalf("sent to %d connections, want %d", n, benchChildren+1)
-		}
-	}
+	benchHop(b, benchRename(b), benchChildren+1, func(v any, now time.Time) []Output { return h.Receive("A0/dc", v, now) })
 }

@@ -72,15 +72,7 @@ func hostMapOf(members []any, triples ...any) []any {
 // sendList lists the Send outputs in order as "to" and message.
 func sendList(out []Output) []sent { return sentOf(out) }
 
-func mediaList(out []Output) []MediaRequest {
-	var m []MediaRequest
-	for _, o := range out {
-		if r, ok := o.(MediaRequest); ok {
-			m = append(m, r)
-		}
-	}
-	return m
-}
+func mediaList(out []Output) []MediaRequest { return outputsOf[MediaRequest](out) }
 
 func TestHostGreeting(t *testing.T) {
 	for _, tc := range []struct {

@@ -15,16 +15,26 @@ type sent struct {
 }
 
 // sentOf spreads the Send outputs of out over their connections, in order.
-func sentOf(out []Output) []sent {
-	var s []sent
-	for _, o := range out {
-		if m, ok := o.(Send); ok {
-			for _, to := range m.To {
-				s = append(s, sent{to, m.Msg.V})
-			}
+func sentOf(out []Output) (s []sent) {
+	for _, m := range outputsOf[Send](out) {
+		for _, to := range m.To {
+			s = append(s, sent{to, m.Msg.V})
 		}
 	}
 	return s
+}
+
+// outputsOf lists the outputs of type T, in order.
+func outputsOf[T Output](out []Output) []T { return collect(out, func(t T) T { return t }) }
+
+// collect lists f of each output of type T, in order.
+func collect[T Output, U any](out []Output, f func(T) U) (us []U) {
+	for _, o := range out {
+		if t, ok := o.(T); ok {
+			us = append(us, f(t))
+		}
+	}
+	return us
 }
 
 // TestFloodIsOneSend: a forwarded chat is one Send to the parent and the
@@ -36,13 +46,7 @@ func TestFloodIsOneSend(t *testing.T) {
 	g.child("A")
 	g.child("B")
 	g.child("C")
-	out := g.from("B", chatFromB)
-	var ss []Send
-	for _, o := range out {
-		if s, ok := o.(Send); ok {
-			ss = append(ss, s)
-		}
-	}
+	ss := outputsOf[Send](g.from("B", chatFromB))
 	if len(ss) != 1 || !reflect.DeepEqual(ss[0].To, []ConnID{"H/dc_p", "A/dc", "C/dc"}) {
 		t.Fatalf("sends %v, want one to the parent, A and C", ss)
 	}

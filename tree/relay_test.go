@@ -67,13 +67,7 @@ func sends(out []Output) map[ConnID]any {
 }
 
 func rejects(out []Output) []Reason {
-	var rs []Reason
-	for _, o := range out {
-		if r, ok := o.(Reject); ok {
-			rs = append(rs, r.Reason)
-		}
-	}
-	return rs
+	return collect(out, func(r Reject) Reason { return r.Reason })
 }
 
 func TestChatFlood(t *testing.T) {
