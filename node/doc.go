@@ -44,7 +44,9 @@
 //
 // The loop (handle) calls the machine for each event and passes the
 // returned tree.Outputs to apply (exec.go), which executes them in order:
-// Send (a message sent to many connections is packed once), Call (mediaNode
+// Send (one message to the connections in its To list: one peerjs.Outgoing
+// per Send, so the message is packed once, with the bytes the tree's loop
+// guard hashed, and encoded once per other serialization), Call (mediaNode
 // hangs up the child's previous call and places the new one; the machine
 // hears CallStarted, or CallEnded when it could not be placed), HangUp,
 // CloseConn, ParentNotice (wake the upstream to move), Reject (counted by

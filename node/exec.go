@@ -13,22 +13,14 @@ import (
 // loop; what it learns while doing so (a call placed or not) goes straight
 // back to the machine.
 func (n *treeNode) apply(out []tree.Output) {
-	// One Outgoing per distinct message: a flood to many children packs once.
-	var shared map[any]*peerjs.Outgoing
 	for _, o := range out {
 		switch o := o.(type) {
 		case tree.Send:
-			c := n.conns[o.To]
-			if c == nil {
-				continue
-			}
-			og := n.outgoing(&shared, o.Msg)
-			if ce := n.log.Check(zap.DebugLevel, "send"); ce != nil {
-				ce.Write(zap.String("to", c.Peer()), zap.String("value", peerjs.Describe(o.Msg, 96)))
-			}
-			if err := c.SendOutgoing(og); err != nil {
-				n.sendErrors++
-				n.log.Debug("send failed", zap.String("to", c.Peer()), zap.Error(err))
+			// One Send is one message for all of its connections: encoded
+			// once per serialization (packed once for binary ones).
+			og := peerjs.NewPackedOutgoing(o.Msg)
+			for _, to := range o.To {
+				n.send(to, og)
 			}
 		case tree.Call:
 			n.callsDecided++
@@ -71,24 +63,20 @@ func (n *treeNode) apply(out []tree.Output) {
 	}
 }
 
-// outgoing returns the shared wrapper for msg. Messages are compared by
-// identity of their backing array, which is what the tree hands out when it
-// sends one message to many connections.
-func (n *treeNode) outgoing(shared *map[any]*peerjs.Outgoing, msg any) *peerjs.Outgoing {
-	a, ok := msg.([]any)
-	if !ok || len(a) == 0 {
-		return peerjs.NewOutgoing(msg)
+// send sends og on connection to, if it is still there; a failure is
+// counted and logged at debug (the connection's own close reports why).
+func (n *treeNode) send(to tree.ConnID, og *peerjs.Outgoing) {
+	c := n.conns[to]
+	if c == nil {
+		return
 	}
-	if *shared == nil {
-		*shared = map[any]*peerjs.Outgoing{}
+	if ce := n.log.Check(zap.DebugLevel, "send"); ce != nil {
+		ce.Write(zap.String("to", c.Peer()), zap.String("value", peerjs.Describe(og.V, 96)))
 	}
-	key := &a[0]
-	if og, ok := (*shared)[key]; ok {
-		return og
+	if err := c.SendOutgoing(og); err != nil {
+		n.sendErrors++
+		n.log.Debug("send failed", zap.String("to", c.Peer()), zap.Error(err))
 	}
-	og := peerjs.NewOutgoing(msg)
-	(*shared)[key] = og
-	return og
 }
 
 // clipText shortens untrusted text for a log line.

@@ -219,16 +219,9 @@ func (c *DataConn) unqueueAll() {
 // binary above 16300 bytes). It never blocks on the network: above PeerJS's
 // 8 MiB backpressure mark it fails with ErrBufferFull and the caller decides.
 func (c *DataConn) Send(v any) error {
-	c.mu.Lock()
-	dc := c.dc
-	c.mu.Unlock()
-	if dc == nil || !c.isOpen() {
-		select {
-		case <-c.done:
-			return fmt.Errorf("peerjs: send to %s: %w", c.peer, c.err)
-		default:
-			return fmt.Errorf("peerjs: send to %s: %w", c.peer, ErrNotOpen)
-		}
+	dc, err := c.openChannel()
+	if err != nil {
+		return err
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
@@ -239,42 +232,116 @@ func (c *DataConn) Send(v any) error {
 	return c.sendFrames(dc, frames)
 }
 
-// Outgoing is one value to be sent on many connections: it is packed for
-// binary connections at most once, on first use.
-type Outgoing struct {
-	V      any
-	once   sync.Once
-	packed []byte
-	err    error
-}
-
-// NewOutgoing wraps v for SendOutgoing.
-func NewOutgoing(v any) *Outgoing { return &Outgoing{V: v} }
-
-func (o *Outgoing) pack() ([]byte, error) {
-	o.once.Do(func() { o.packed, o.err = binarypack.Pack(o.V) })
-	return o.packed, o.err
-}
-
-// SendOutgoing is Send for a value shared by many connections.
-func (c *DataConn) SendOutgoing(o *Outgoing) error {
-	pe, ok := c.enc.(serial.PackedEncoder)
-	if !ok {
-		return c.Send(o.V)
-	}
+// openChannel is the data channel to send on, or why there is none.
+func (c *DataConn) openChannel() (*webrtc.DataChannel, error) {
 	c.mu.Lock()
 	dc := c.dc
 	c.mu.Unlock()
 	if dc == nil || !c.isOpen() {
-		return c.Send(o.V) // reports the right error
+		select {
+		case <-c.done:
+			return nil, fmt.Errorf("peerjs: send to %s: %w", c.peer, c.err)
+		default:
+			return nil, fmt.Errorf("peerjs: send to %s: %w", c.peer, ErrNotOpen)
+		}
 	}
-	b, err := o.pack()
+	return dc, nil
+}
+
+// Packer is a value that carries its own BinaryPack encoding, made at most
+// once (tree.Message): the bytes its owner already packed (to hash them,
+// say) are the bytes sent.
+type Packer interface {
+	Value() any
+	Packed() ([]byte, error)
+}
+
+// Outgoing is one value to be sent on many connections, encoded at most
+// once per serialization, on first use: BinaryPack bytes for every binary
+// connection (framed, and chunked with each connection's own ids), and the
+// frames of json and raw, which depend on the value alone, for every
+// connection of that serialization.
+type Outgoing struct {
+	V    any
+	pack func() ([]byte, error) // V's BinaryPack encoding: binarypack.Pack or a Packer's
+
+	mu      sync.Mutex // guards the following: the forms made so far
+	packed  []byte
+	err     error
+	didPack bool
+	forms   []outForm
+}
+
+// outForm is the frames of one value-only serialization (json, raw).
+type outForm struct {
+	name   string
+	frames []serial.Frame
+	err    error
+}
+
+// NewOutgoing wraps v for SendOutgoing.
+func NewOutgoing(v any) *Outgoing {
+	o := &Outgoing{V: v}
+	o.pack = o.packValue
+	return o
+}
+
+// NewPackedOutgoing wraps a value that packs itself: SendOutgoing uses
+// p.Packed on binary connections and p.Value for the others.
+func NewPackedOutgoing(p Packer) *Outgoing { return &Outgoing{V: p.Value(), pack: p.Packed} }
+
+func (o *Outgoing) packValue() ([]byte, error) { return binarypack.Pack(o.V) }
+
+func (o *Outgoing) binary() ([]byte, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.didPack {
+		o.packed, o.err = o.pack()
+		o.didPack = true
+	}
+	return o.packed, o.err
+}
+
+// framesFor returns enc's frames of V, encoding them on the first
+// connection of that serialization. enc must not be a PackedEncoder (its
+// frames carry per-connection chunk ids).
+func (o *Outgoing) framesFor(enc serial.Codec) ([]serial.Frame, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	name := enc.Name()
+	for _, f := range o.forms {
+		if f.name == name {
+			return f.frames, f.err
+		}
+	}
+	frames, err := enc.Encode(o.V)
+	o.forms = append(o.forms, outForm{name, frames, err})
+	return frames, err
+}
+
+// SendOutgoing is Send for a value shared by many connections.
+func (c *DataConn) SendOutgoing(o *Outgoing) error {
+	dc, err := c.openChannel()
+	if err != nil {
+		return err
+	}
+	var frames []serial.Frame
+	if pe, ok := c.enc.(serial.PackedEncoder); ok {
+		b, err := o.binary()
+		if err != nil {
+			return fmt.Errorf("peerjs: send to %s: %w", c.peer, err)
+		}
+		c.sendMu.Lock()
+		defer c.sendMu.Unlock()
+		return c.sendFrames(dc, pe.EncodePacked(b))
+	}
+	frames, err = o.framesFor(c.enc)
 	if err != nil {
 		return fmt.Errorf("peerjs: send to %s: %w", c.peer, err)
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	return c.sendFrames(dc, pe.EncodePacked(b))
+	return c.sendFrames(dc, frames)
 }
 
 func (c *DataConn) sendFrames(dc *webrtc.DataChannel, frames []serial.Frame) error {

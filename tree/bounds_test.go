@@ -167,8 +167,8 @@ func TestReportPacing(t *testing.T) {
 	g.child("B")
 	var ups []any
 	take := func(out []Output) {
-		for _, o := range out {
-			if s, ok := o.(Send); ok && s.To == "H/dc_p" {
+		for _, s := range sentOf(out) {
+			if s.To == "H/dc_p" {
 				ups = append(ups, s.Msg)
 			}
 		}
@@ -205,8 +205,8 @@ func TestHostMapPacing(t *testing.T) {
 	maps := 0
 	var last any
 	count := func(out []Output) {
-		for _, o := range out {
-			if s, ok := o.(Send); ok && s.To == "root/dc" {
+		for _, s := range sentOf(out) {
+			if s.To == "root/dc" {
 				maps++
 				last = s.Msg
 			}
@@ -240,8 +240,8 @@ func TestUpstreamFairness(t *testing.T) {
 	overflow := 0
 	var up []any
 	take := func(out []Output) {
-		for _, o := range out {
-			if s, ok := o.(Send); ok && s.To == "H/dc_p" {
+		for _, s := range sentOf(out) {
+			if s.To == "H/dc_p" {
 				if !parentBucket.allow(g.now) {
 					overflow++
 				}

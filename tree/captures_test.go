@@ -88,13 +88,9 @@ func TestReplayCaptures(t *testing.T) {
 			r := NewRelay(RelayConfig{Self: ids["A"], Name: "Alice", Greeting: style})
 			conn := map[string]ConnID{"host": "host/dc", "B": "B/dc"}
 			now := t0
-			var pending []Send // our sends not yet matched against page A's
+			var pending []sent // our sends not yet matched against page A's
 			take := func(out []Output) {
-				for _, o := range out {
-					if s, ok := o.(Send); ok {
-						pending = append(pending, s)
-					}
-				}
+				pending = append(pending, sentOf(out)...)
 			}
 			parentOpen, bOpen := false, false
 			matched := 0
@@ -210,7 +206,7 @@ func describeJSON(v any) string {
 	return s
 }
 
-func pendingString(p []Send) string {
+func pendingString(p []sent) string {
 	out := "["
 	for _, s := range p {
 		out += string(s.To) + ": " + describeJSON(s.Msg) + "; "
@@ -256,10 +252,10 @@ func TestReplayIndex(t *testing.T) {
 			ids := caps.IDs[gen]
 			x := NewIndex(IndexConfig{})
 			now := t0
-			var pending []Send
+			var pending []sent
 			take := func(out []Output) {
-				for _, o := range out {
-					if s, ok := o.(Send); ok && s.To == "index" {
+				for _, s := range sentOf(out) {
+					if s.To == "index" {
 						pending = append(pending, s)
 					}
 				}

@@ -3,8 +3,6 @@ package tree
 import (
 	"hash/maphash"
 	"time"
-
-	"github.com/p2plive/p2plive-node/peerjs/binarypack"
 )
 
 // dedupe remembers what we forwarded recently so a message that comes back
@@ -12,6 +10,11 @@ import (
 // bridge) is not forwarded again. The pages have no message ids, so the key
 // is a hash of the content. It is bounded in time (window) and count
 // (entries); the oldest entries go first.
+//
+// The key is the hash of the message as we send it in BinaryPack
+// (Message.Packed), so the bytes hashed are the bytes sent on binary
+// connections: packed once per hop. A chat is keyed as we forward it, [1]
+// set to our own id: everything but the hop, the same at every hop of ours.
 //
 // The cost: the same content from the same author within the window is
 // forwarded once. For chat that means an identical line (same name, text,
@@ -22,7 +25,6 @@ type dedupe struct {
 	seed    maphash.Seed // random per node: a peer cannot aim collisions at us
 	seen    map[uint64]time.Time
 	order   []dedupeEntry // FIFO of insertions, for expiry
-	buf     []byte
 }
 
 type dedupeEntry struct {
@@ -34,16 +36,15 @@ func newDedupe(window time.Duration, entries int) *dedupe {
 	return &dedupe{window: window, entries: entries, seed: maphash.MakeSeed(), seen: make(map[uint64]time.Time, entries)}
 }
 
-// firstTime records v and reports whether it was not seen within the window.
-func (d *dedupe) firstTime(v any, now time.Time) bool {
+// firstTime records m and reports whether it was not seen within the window.
+func (d *dedupe) firstTime(m *Message, now time.Time) bool {
 	d.expire(now)
-	var err error
-	d.buf, err = binarypack.AppendPack(d.buf[:0], v)
+	b, err := m.Packed()
 	if err != nil {
 		// Unpackable means it did not come off the wire; never suppress it.
 		return true
 	}
-	k := maphash.Bytes(d.seed, d.buf)
+	k := maphash.Bytes(d.seed, b)
 	if _, ok := d.seen[k]; ok {
 		return false
 	}

@@ -51,8 +51,11 @@
 //     deadline, re-calls, the index's unreachable hosts).
 //
 // The machine updates its own state and returns the Outputs (output.go) the
-// owner must carry out, in order: Send a message on a connection, Call a
-// child with our stream (replacing its previous call) or HangUp, CloseConn, ParentNotice (our parent is
+// owner must carry out, in order: Send a message to one or many
+// connections (one shared Message: the owner encodes it once for all of
+// them, and its BinaryPack bytes are the ones the loop guard hashed), Call
+// a child with our stream (replacing its previous call) or HangUp,
+// CloseConn, ParentNotice (our parent is
 // leaving: move), UpstreamChanged, ChatReceived (the host's display), and
 // Reject for every dropped message (count it; log it when First). A message
 // the rules refuse produces a Reject and nothing else.

@@ -32,8 +32,10 @@ func FuzzReceive(f *testing.F) {
 		for _, o := range g.from(from, v) {
 			switch o := o.(type) {
 			case Send:
-				if g.r.lookup(o.To) == nil {
-					t.Fatalf("send to unknown %s", o.To)
+				for _, to := range o.To {
+					if g.r.lookup(to) == nil {
+						t.Fatalf("send to unknown %s", to)
+					}
 				}
 			case Call:
 				if g.r.lookup(o.To) == nil {

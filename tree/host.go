@@ -21,7 +21,7 @@ type HostConfig struct {
 	RootID string
 
 	// NoStreamNotice leaves out C's stream-start notice [4, Self] to the
-	// children (SetStreaming). A/B children read any type 4 from their
+	// children (StreamChanged). A/B children read any type 4 from their
 	// parent as "host is not live" and pop an alert; C children need the
 	// notice to pass the new stream further down.
 	NoStreamNotice bool
@@ -97,7 +97,8 @@ type Host struct {
 	seq   uint64
 
 	rootID  string
-	roomMap RoomMap // rebuilt on every change sent, never mutated once handed out
+	roomMap RoomMap  // rebuilt on every change sent, never mutated once handed out
+	mapMsg  *Message // roomMap as sent: packed once for every greeting and broadcast of it
 
 	lim       reportLimits
 	seed      maphash.Seed // report fingerprints: random per node
@@ -195,7 +196,7 @@ func (h *Host) Opened(c ConnID, peer string, now time.Time) []Output {
 	h.clock(now)
 	h.conns[c] = &connState{id: c, peer: peer, role: roleGuest, opened: now,
 		bucket: newBucket(h.cfg.RateLimit, h.cfg.RateBurst, now)}
-	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
+	return []Output{Send{To: []ConnID{c}, Msg: h.mapMsg}}
 }
 
 // Closed forgets a connection. When a child leaves, the new map goes to the
@@ -250,7 +251,7 @@ func (h *Host) ParentOpened(c ConnID, peer string, now time.Time) []Output {
 	// Like the page, the children learn the new [10] with the next change.
 	// (A pending change goes to everyone from Tick, as it would have.)
 	h.rebuild()
-	return []Output{Send{To: c, Msg: []any(h.roomMap)}}
+	return []Output{Send{To: []ConnID{c}, Msg: h.mapMsg}}
 }
 
 // ParentLost is ParentClosed: the index root keeps nothing of ours to
@@ -327,11 +328,8 @@ func (h *Host) StreamChanged(ready bool, gen uint64, now time.Time) []Output {
 	clear(h.notLive)
 	kids := h.sortedChildren()
 	var out []Output
-	if gen != 0 && !h.cfg.NoStreamNotice {
-		notice := []any{int64(TypeRefresh), h.cfg.Self}
-		for _, cs := range kids {
-			out = append(out, Send{To: cs.id, Msg: notice})
-		}
+	if to := appendIDs(nil, kids, nil); gen != 0 && !h.cfg.NoStreamNotice && len(to) > 0 {
+		out = append(out, Send{To: to, Msg: NewMessage([]any{int64(TypeRefresh), h.cfg.Self})})
 	}
 	h.calls.streamChanged(&out, gen, kids, now)
 	return out
@@ -355,24 +353,21 @@ func (h *Host) Chat(name, text string, image any, now time.Time) []Output {
 		return nil
 	}
 	h.clock(now)
-	msg := []any{int64(TypeChat), h.cfg.Self, name, text, image, ""}
-	h.dedupe.firstTime(chatKey(msg), now) // so it is not flooded again if it comes back
-	var out []Output
-	for _, cs := range h.sortedChildren() {
-		out = append(out, Send{To: cs.id, Msg: msg})
+	msg := NewMessage([]any{int64(TypeChat), h.cfg.Self, name, text, image, ""})
+	h.dedupe.firstTime(msg, now) // so it is not flooded again if it comes back
+	if to := appendIDs(nil, h.sortedChildren(), nil); len(to) > 0 {
+		return []Output{Send{To: to, Msg: msg}}
 	}
-	return out
+	return nil
 }
 
 // Leave says goodbye as the host page does on unload: a bare [5] to every
 // child. The caller then closes the connections.
 func (h *Host) Leave() []Output {
-	bye := []any{int64(TypeHostBye)}
-	var out []Output
-	for _, cs := range h.sortedChildren() {
-		out = append(out, Send{To: cs.id, Msg: bye})
+	if to := appendIDs(nil, h.sortedChildren(), nil); len(to) > 0 {
+		return []Output{Send{To: to, Msg: NewMessage([]any{int64(TypeHostBye)})}}
 	}
-	return out
+	return nil
 }
 
 // Receive handles one decoded message that arrived on connection c.
@@ -438,17 +433,16 @@ func (h *Host) onChat(out *[]Output, cs *connState, a []any, now time.Time) {
 		h.reject(out, cs, RejectNotChild, "")
 		return
 	}
-	if !h.dedupe.firstTime(chatKey(a), now) {
+	// Keyed as we forward it: the bytes hashed are the bytes sent.
+	msg := NewMessage(Chat(a).ForwardedBy(h.cfg.Self))
+	if !h.dedupe.firstTime(msg, now) {
 		h.reject(out, cs, RejectDuplicate, "")
 		return
 	}
 	cs.stats.Accepted++
-	msg := Chat(a).ForwardedBy(h.cfg.Self)
-	for _, c := range h.sortedChildren() {
-		if c != cs {
-			*out = append(*out, Send{To: c.id, Msg: msg})
-			h.stats.Forwarded++
-		}
+	if to := appendIDs(nil, h.sortedChildren(), cs); len(to) > 0 {
+		*out = append(*out, Send{To: to, Msg: msg})
+		h.stats.Forwarded += uint64(len(to))
 	}
 	*out = append(*out, ChatReceived{Conn: cs.id, Peer: cs.peer, Msg: Chat(a)})
 }
@@ -526,7 +520,7 @@ func (h *Host) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) {
 	}
 	h.notLive[cs.id] = now
 	// C's "not live"; A/B children read any type 4 from the parent that way.
-	*out = append(*out, Send{To: cs.id, Msg: []any{int64(TypeRefresh), int64(0)}})
+	*out = append(*out, sendTo(cs.id, []any{int64(TypeRefresh), int64(0)}))
 }
 
 // rebuild makes the room map from scratch. The pages rebuild on every
@@ -544,6 +538,7 @@ func (h *Host) rebuild() {
 		h.cfg.Title, h.cfg.Summary, h.cfg.Cover, h.cfg.Self, h.cfg.Name, rep, h.rootID,
 		false} // [11] conference: off (C); A/B pages ignore it
 	h.roomMap = m
+	h.mapMsg = NewMessage([]any(m))
 }
 
 // memberIDs lists the ids in a report's subtree as the pages' room map does:
@@ -573,23 +568,26 @@ func memberIDs(rep Report, ids []any, limit *int) []any {
 	return ids
 }
 
-// sendMap sends the map to the index root and every child, one shared value.
-// The host page registers first on a report and last on other changes.
+// sendMap sends the map to the index root and every child in one Send (the
+// map is packed once). The host page registers first on a report and last
+// on other changes.
 func (h *Host) sendMap(out *[]Output, rootFirst bool) {
-	m := []any(h.roomMap)
+	kids := h.sortedChildren()
+	to := make([]ConnID, 0, 1+len(kids))
 	if rootFirst && h.root != nil {
-		*out = append(*out, Send{To: h.root.id, Msg: m})
+		to = append(to, h.root.id)
 	}
-	for _, cs := range h.sortedChildren() {
-		*out = append(*out, Send{To: cs.id, Msg: m})
-	}
+	to = appendIDs(to, kids, nil)
 	if !rootFirst && h.root != nil {
-		*out = append(*out, Send{To: h.root.id, Msg: m})
+		to = append(to, h.root.id)
+	}
+	if len(to) > 0 {
+		*out = append(*out, Send{To: to, Msg: h.mapMsg})
 	}
 }
 
 func (h *Host) sortedChildren() []*connState {
-	var out []*connState
+	out := make([]*connState, 0, len(h.conns))
 	for _, cs := range h.conns {
 		if cs.role == roleChild {
 			out = append(out, cs)

@@ -87,7 +87,7 @@ func (x *Index) Stats() Stats { return x.stats.clone() }
 func (x *Index) Opened(c ConnID, peer string, now time.Time) []Output {
 	x.seq++
 	x.conns[c] = &indexConn{state: connState{id: c, peer: peer, joined: x.seq, bucket: newBucket(x.cfg.RateLimit, x.cfg.RateBurst, now)}}
-	return []Output{Send{To: c, Msg: x.List()}}
+	return []Output{sendTo(c, x.List())}
 }
 
 // Closed forgets a connection and the rooms it hosted.
@@ -213,17 +213,20 @@ func (x *Index) checkMap(m RoomMap) (Reason, string) {
 	return RejectUnknown, ""
 }
 
-// broadcast sends the list to every connection that is not a room host.
+// broadcast sends the list to every connection that is not a room host, in
+// one Send: the list (every room's map) is packed once.
 func (x *Index) broadcast() []Output {
-	list := x.List()
-	var out []Output
+	var to []ConnID
 	for _, ic := range x.sorted() {
 		if !ic.host {
-			out = append(out, Send{To: ic.state.id, Msg: list})
-			x.stats.Forwarded++
+			to = append(to, ic.state.id)
 		}
 	}
-	return out
+	if len(to) == 0 {
+		return nil
+	}
+	x.stats.Forwarded += uint64(len(to))
+	return []Output{Send{To: to, Msg: NewMessage(x.List())}}
 }
 
 func (x *Index) dropRooms(drop func(*room) bool) bool {

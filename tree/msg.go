@@ -335,14 +335,5 @@ func (c Chat) Text() string { return str(c, 3) }
 // ForwardedBy returns the copy we forward: [1] set to our id, all else as is.
 func (c Chat) ForwardedBy(self string) []any { return withField(c, 1, self) }
 
-// chatKey is what identifies a chat message across hops: everything but [1].
-func chatKey(c []any) []any {
-	k := slices.Clone(c)
-	if len(k) > 1 {
-		k[1] = nil
-	}
-	return k
-}
-
 // isMap reports whether v is a BinaryPack map (the pages never send one).
 func isMap(v any) bool { _, ok := v.(binarypack.Map); return ok }

@@ -5,15 +5,24 @@ import "slices"
 // Output is one thing the owner of a machine must do, returned in the order
 // it must be done. The set is closed (only this package implements
 // isOutput): Send and Reject come from every machine; Call, HangUp
-// (calls.go) and CloseConn from Relay and Host; ParentNotice and UpstreamChanged from
-// Relay; ChatReceived (host.go) from Host.
+// (calls.go) and CloseConn from Relay and Host; ParentNotice and
+// UpstreamChanged from Relay; ChatReceived (host.go) from Host. Send is the
+// one way to send: to one connection or, with one shared Message, to many.
 type Output interface{ isOutput() }
 
-// Send sends Msg on connection To.
+// Send sends one message to every connection in To, in that order. A
+// message for many connections (a flood, the room map, the index list) is
+// one Send, so the owner encodes it once for all of them: Msg.Packed on
+// binary connections (the bytes the loop guard hashed, when it did), and
+// each other serialization's form once per Send, not once per connection.
+// To is never empty.
 type Send struct {
-	To  ConnID
-	Msg any
+	To  []ConnID
+	Msg *Message
 }
+
+// sendTo is a Send of v to one connection.
+func sendTo(c ConnID, v any) Send { return Send{To: []ConnID{c}, Msg: NewMessage(v)} }
 
 // CloseConn asks the caller to close a connection.
 type CloseConn struct {

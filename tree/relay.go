@@ -145,7 +145,7 @@ type Relay struct {
 }
 
 type heldMsg struct {
-	msg []any
+	msg *Message // packed at most once, however often it is re-sent
 	at  time.Time
 }
 
@@ -265,7 +265,7 @@ func (r *Relay) ParentOpened(c ConnID, peer string, now time.Time) []Output {
 	r.report.reset()
 	for _, h := range r.upHeld {
 		if now.Sub(h.at) <= upHeldAge {
-			out = append(out, Send{To: c, Msg: h.msg})
+			out = append(out, Send{To: []ConnID{c}, Msg: h.msg})
 			r.stats.Forwarded++
 		} else {
 			r.stats.HeldDropped++
@@ -325,7 +325,7 @@ func (r *Relay) Opened(c ConnID, peer string, now time.Time) []Output {
 	if m == nil {
 		return nil
 	}
-	return []Output{Send{To: c, Msg: Greeting(m, r.cfg.Greeting)}}
+	return []Output{sendTo(c, Greeting(m, r.cfg.Greeting))}
 }
 
 // Closed forgets an incoming connection; a child's departure is reported up.
@@ -444,7 +444,7 @@ func (r *Relay) Receive(c ConnID, v any, now time.Time) []Output {
 	}
 	switch typ {
 	case TypeChat:
-		r.flood(&out, cs, a, chatKey(a), Chat(a).ForwardedBy(r.cfg.Self))
+		r.flood(&out, cs, NewMessage(Chat(a).ForwardedBy(r.cfg.Self)))
 	case TypeTree:
 		r.onTree(&out, cs, a, now)
 	case TypeLend:
@@ -464,18 +464,19 @@ func (r *Relay) Receive(c ConnID, v any, now time.Time) []Output {
 	default:
 		// Game messages (6–8) and anything newer: flooded like chat,
 		// unchanged, with the loop guard.
-		r.flood(&out, cs, a, a, a)
+		r.flood(&out, cs, NewMessage(a))
 	}
 	return out
 }
 
-// flood sends msg to the parent and every child except the link it came on.
-func (r *Relay) flood(out *[]Output, from *connState, a []any, key any, msg []any) {
+// flood sends msg to the parent and every child except the link it came
+// on, in one Send: the bytes the loop guard packed are the bytes sent.
+func (r *Relay) flood(out *[]Output, from *connState, msg *Message) {
 	if from.role == roleGuest {
 		r.reject(out, from, RejectNotChild, "")
 		return
 	}
-	if !r.firstTime(out, from, key) {
+	if !r.firstTime(out, from, msg) {
 		return
 	}
 	if from.role == roleChild && !r.up.admit(from, r.countRole(roleChild), r.at) {
@@ -486,10 +487,10 @@ func (r *Relay) flood(out *[]Output, from *connState, a []any, key any, msg []an
 		return
 	}
 	from.stats.Accepted++
+	to := make([]ConnID, 0, 1+len(r.conns))
 	switch {
 	case r.parent != nil && r.parent != from:
-		*out = append(*out, Send{To: r.parent.id, Msg: msg})
-		r.stats.Forwarded++
+		to = append(to, r.parent.id)
 		if len(r.sentUp) == upHeldMax {
 			r.sentUp = r.sentUp[1:]
 		}
@@ -501,28 +502,30 @@ func (r *Relay) flood(out *[]Output, from *connState, a []any, key any, msg []an
 		}
 		r.upHeld = append(r.upHeld, heldMsg{msg, r.at})
 	}
-	for _, cs := range r.sortedConns(roleChild) {
-		if cs != from {
-			*out = append(*out, Send{To: cs.id, Msg: msg})
-			r.stats.Forwarded++
-		}
+	r.forward(out, msg, appendIDs(to, r.sortedConns(roleChild), from))
+}
+
+// forward sends msg to the connections to (if any), counted as forwarded.
+func (r *Relay) forward(out *[]Output, msg *Message, to []ConnID) {
+	if len(to) == 0 {
+		return
 	}
+	*out = append(*out, Send{To: to, Msg: msg})
+	r.stats.Forwarded += uint64(len(to))
 }
 
 func (r *Relay) onTree(out *[]Output, cs *connState, a []any, now time.Time) {
 	mark := num(a, 1, -99)
 	switch {
 	case cs.role == roleParent && mark == MarkRoomMap && RoomMap(a).Authoritative():
-		if !r.firstTime(out, cs, a) {
+		msg := NewMessage(a)
+		if !r.firstTime(out, cs, msg) {
 			return
 		}
 		cs.stats.Accepted++
 		r.roomMap = a
 		r.provisional = nil
-		for _, c := range r.sortedConns(roleChild) {
-			*out = append(*out, Send{To: c.id, Msg: a})
-			r.stats.Forwarded++
-		}
+		r.forward(out, msg, appendIDs(nil, r.sortedConns(roleChild), nil))
 	case cs.role == roleParent && (mark == MarkRoomMap || mark == MarkProvisional):
 		// A greeting: keep it only until the real map arrives; never forward.
 		cs.stats.Accepted++
@@ -598,7 +601,7 @@ func (r *Relay) flushReport(out *[]Output) {
 // parent, counted against the upstream budget.
 func (r *Relay) sendUpForced(out *[]Output, msg []any) {
 	r.up.force(r.at)
-	*out = append(*out, Send{To: r.parent.id, Msg: msg})
+	*out = append(*out, sendTo(r.parent.id, msg))
 }
 
 func (r *Relay) onLend(out *[]Output, cs *connState) {
@@ -620,7 +623,7 @@ func (r *Relay) onRefresh(out *[]Output, cs *connState, a []any, now time.Time) 
 			// in the form both A/B ("any 4") and C ("[4, 0]") read that way.
 			for _, c := range r.sortedConns(roleChild) {
 				if r.calls.waiting(c.peer, MediaRefresh) {
-					*out = append(*out, Send{To: c.id, Msg: []any{int64(TypeRefresh), int64(0)}})
+					*out = append(*out, sendTo(c.id, []any{int64(TypeRefresh), int64(0)}))
 					r.calls.unwant(c.peer, MediaRefresh)
 				}
 			}
@@ -655,19 +658,18 @@ func (r *Relay) onFive(out *[]Output, cs *connState, a []any) {
 	up := hasSub && (sub == 0 || sub == 3 || (sub == 2 && sub2 == 0))
 	switch {
 	case cs.role == roleParent && down:
-		if !r.firstTime(out, cs, a) {
+		msg := NewMessage(a)
+		if !r.firstTime(out, cs, msg) {
 			return
 		}
 		cs.stats.Accepted++
 		if !hasSub {
 			*out = append(*out, ParentNotice{Msg: a})
 		}
-		for _, c := range r.sortedConns(roleChild) {
-			*out = append(*out, Send{To: c.id, Msg: a})
-			r.stats.Forwarded++
-		}
+		r.forward(out, msg, appendIDs(nil, r.sortedConns(roleChild), nil))
 	case cs.role == roleChild && up:
-		if !r.firstTime(out, cs, a) {
+		msg := NewMessage(a)
+		if !r.firstTime(out, cs, msg) {
 			return
 		}
 		if !r.up.admit(cs, r.countRole(roleChild), r.at) {
@@ -676,8 +678,7 @@ func (r *Relay) onFive(out *[]Output, cs *connState, a []any) {
 		}
 		cs.stats.Accepted++
 		if r.parent != nil {
-			*out = append(*out, Send{To: r.parent.id, Msg: a})
-			r.stats.Forwarded++
+			r.forward(out, msg, []ConnID{r.parent.id})
 		}
 	case cs.role == roleGuest:
 		r.reject(out, cs, RejectNotChild, "")
@@ -687,8 +688,8 @@ func (r *Relay) onFive(out *[]Output, cs *connState, a []any) {
 }
 
 // firstTime applies the loop guard, counting a duplicate against from.
-func (r *Relay) firstTime(out *[]Output, from *connState, key any) bool {
-	if r.dedupe.firstTime(key, r.at) {
+func (r *Relay) firstTime(out *[]Output, from *connState, msg *Message) bool {
+	if r.dedupe.firstTime(msg, r.at) {
 		return true
 	}
 	r.reject(out, from, RejectDuplicate, "")
@@ -724,8 +725,21 @@ func (r *Relay) countRole(ro role) int {
 	return n
 }
 
+// appendIDs appends the ids of cs, but for except, to to.
+func appendIDs(to []ConnID, cs []*connState, except *connState) []ConnID {
+	if to == nil {
+		to = make([]ConnID, 0, len(cs))
+	}
+	for _, c := range cs {
+		if c != except {
+			to = append(to, c.id)
+		}
+	}
+	return to
+}
+
 func (r *Relay) sortedConns(ro role) []*connState {
-	var out []*connState
+	out := make([]*connState, 0, len(r.conns))
 	for _, cs := range r.conns {
 		if cs.role == ro {
 			out = append(out, cs)
@@ -753,10 +767,9 @@ func clip(s string) string {
 // our own relays moves before we go. Generation A/B pages read it the same
 // way. After Leave, new children are not welcome (the caller refuses them).
 func (r *Relay) Leave() []Output {
-	var out []Output
-	msg := []any{int64(TypeLeaving), r.cfg.Self, int64(0), false}
-	for _, cs := range r.sortedConns(roleChild) {
-		out = append(out, Send{To: cs.id, Msg: msg})
+	to := appendIDs(nil, r.sortedConns(roleChild), nil)
+	if len(to) == 0 {
+		return nil
 	}
-	return out
+	return []Output{Send{To: to, Msg: NewMessage([]any{int64(TypeLeaving), r.cfg.Self, int64(0), false})}}
 }

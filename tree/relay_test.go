@@ -60,22 +60,14 @@ func (g *rig) child(peer string) {
 // sends lists the Send outputs as "to: msg" for comparison.
 func sends(out []Output) map[ConnID]any {
 	m := map[ConnID]any{}
-	for _, o := range out {
-		if s, ok := o.(Send); ok {
-			m[s.To] = s.Msg
-		}
+	for _, s := range sentOf(out) {
+		m[s.To] = s.Msg
 	}
 	return m
 }
 
 func rejects(out []Output) []Reason {
-	var rs []Reason
-	for _, o := range out {
-		if r, ok := o.(Reject); ok {
-			rs = append(rs, r.Reason)
-		}
-	}
-	return rs
+	return collect(out, func(r Reject) Reason { return r.Reason })
 }
 
 func TestChatFlood(t *testing.T) {
@@ -409,8 +401,8 @@ func TestHeldWhileOrphaned(t *testing.T) {
 	g.now = g.now.Add(time.Second)
 	out = g.r.ParentOpened("N/dc", "N", g.now)
 	var up []any
-	for _, o := range out {
-		if s, ok := o.(Send); ok && s.To == "N/dc" {
+	for _, s := range sentOf(out) {
+		if s.To == "N/dc" {
 			up = append(up, s.Msg)
 		}
 	}
@@ -444,8 +436,8 @@ func TestParentLostRequeues(t *testing.T) {
 	g.r.ParentLost("H/dc_p", alive)
 	out := g.r.ParentOpened("N/dc", "N", g.now)
 	var up []any
-	for _, o := range out {
-		if s, ok := o.(Send); ok && s.To == "N/dc" {
+	for _, s := range sentOf(out) {
+		if s.To == "N/dc" {
 			up = append(up, s.Msg)
 		}
 	}

@@ -163,10 +163,10 @@ type singleStep struct {
 	name string
 	do   func(r *Relay, now time.Time) []Output
 	// page: what the single page sends, in order; calls: whom it calls.
-	page  []Send
+	page  []sent
 	calls []string
 	// ours, when not nil, replaces page: a deliberate difference (why).
-	ours []Send
+	ours []sent
 	why  string
 }
 
@@ -195,53 +195,53 @@ func TestReplaySingle(t *testing.T) {
 	steps := []singleStep{
 		{name: "parent opens: our report",
 			do:   func(r *Relay, now time.Time) []Output { return r.ParentOpened(up, "R", now) },
-			page: []Send{{up, repM0}}},
+			page: []sent{{up, repM0}}},
 		{name: "the root's map (we are its child): stored, nobody to pass it to",
 			do: recv(up, map1)},
 		{name: "B connects",
 			do:   func(r *Relay, now time.Time) []Output { return r.Opened(toB, "B", now) },
-			ours: []Send{{toB, map1}}, why: "the page greets nobody; we greet with the root's map, unchanged"},
+			ours: []sent{{toB, map1}}, why: "the page greets nobody; we greet with the root's map, unchanged"},
 		{name: "B reports: called, our report up",
-			do: recv(toB, repB), page: []Send{{up, repM1}}, calls: []string{"B"}},
+			do: recv(toB, repB), page: []sent{{up, repM1}}, calls: []string{"B"}},
 		{name: "the root's new map goes down unchanged",
-			do: recv(up, map2), page: []Send{{toB, map2}}},
+			do: recv(up, map2), page: []sent{{toB, map2}}},
 		{name: "C connects",
 			do:   func(r *Relay, now time.Time) []Output { return r.Opened(toC, "C", now) },
-			ours: []Send{{toC, map2}}, why: "greeting, as for B"},
+			ours: []sent{{toC, map2}}, why: "greeting, as for B"},
 		{name: "C reports",
-			do: recv(toC, repC), page: []Send{{up, repM2}}, calls: []string{"C"}},
+			do: recv(toC, repC), page: []sent{{up, repM2}}, calls: []string{"C"}},
 		{name: "the root's map with C",
-			do: recv(up, map3), page: []Send{{toB, map3}, {toC, map3}}},
+			do: recv(up, map3), page: []sent{{toB, map3}, {toC, map3}}},
 		{name: "five-field chat from B: up and to C, [1] = our id",
 			do:   recv(toB, []any{int64(0), "B", "Bob", "hi from B", nil}),
-			page: []Send{{up, []any{int64(0), "M", "Bob", "hi from B", nil}}, {toC, []any{int64(0), "M", "Bob", "hi from B", nil}}}},
+			page: []sent{{up, []any{int64(0), "M", "Bob", "hi from B", nil}}, {toC, []any{int64(0), "M", "Bob", "hi from B", nil}}}},
 		{name: "five-field chat from the root: to both leaves",
 			do:   recv(up, []any{int64(0), "R", "Root", "hello", nil}),
-			page: []Send{{toB, []any{int64(0), "M", "Root", "hello", nil}}, {toC, []any{int64(0), "M", "Root", "hello", nil}}}},
+			page: []sent{{toB, []any{int64(0), "M", "Root", "hello", nil}}, {toC, []any{int64(0), "M", "Root", "hello", nil}}}},
 		{name: "B asks for the stream (type 4), we have none: ask up",
-			do: recv(toB, []any{int64(4), "B"}), page: []Send{{up, []any{int64(4), "M"}}}},
+			do: recv(toB, []any{int64(4), "B"}), page: []sent{{up, []any{int64(4), "M"}}}},
 		{name: "the root is not live: [4]",
-			do: recv(up, []any{int64(4)}), page: []Send{{toB, []any{int64(4)}}},
-			ours: []Send{{toB, []any{int64(4), int64(0)}}}, why: "[4, 0] reads as not live in every page generation; a bare [4] makes C pages ask again"},
+			do: recv(up, []any{int64(4)}), page: []sent{{toB, []any{int64(4)}}},
+			ours: []sent{{toB, []any{int64(4), int64(0)}}}, why: "[4, 0] reads as not live in every page generation; a bare [4] makes C pages ask again"},
 		{name: "a guest G connects",
 			do:   func(r *Relay, now time.Time) []Output { return r.Opened(toG, "G", now) },
-			ours: []Send{{toG, map3}}, why: "greeting"},
+			ours: []sent{{toG, map3}}, why: "greeting"},
 		{name: "G asks to borrow the stream (type 2): called",
 			do: recv(toG, []any{int64(2), "G", "Guest"}), calls: []string{"G"}},
 		{name: "C leaves: our report up",
 			do:   func(r *Relay, now time.Time) []Output { return r.Closed(toC) },
-			page: []Send{{up, pageRepM1}},
-			ours: []Send{{up, repM1}}, why: "[3] of a report is unused ([] in every page); the root rebuilds the member list from the triples"},
+			page: []sent{{up, pageRepM1}},
+			ours: []sent{{up, repM1}}, why: "[3] of a report is unused ([] in every page); the root rebuilds the member list from the triples"},
 		{name: "the root's map without C",
-			do: recv(up, map4), page: []Send{{toB, map4}}},
+			do: recv(up, map4), page: []sent{{toB, map4}}},
 		{name: "renamed: our report up",
 			do:   func(r *Relay, now time.Time) []Output { return r.SetName("middle") },
-			page: []Send{{up, withField(renamed, 3, []any{"M", "B", "C"})}},
-			ours: []Send{{up, renamed}}, why: "[3], as above"},
+			page: []sent{{up, withField(renamed, 3, []any{"M", "B", "C"})}},
+			ours: []sent{{up, renamed}}, why: "[3], as above"},
 		{name: "the parent changes its parent (type 3)",
 			do:   recv(up, []any{int64(3), "R", int64(0), false}),
-			page: []Send{{toB, []any{int64(3), "R", int64(1), false}}},
-			ours: []Send{}, why: "never forwarded: the node moves by itself (ParentNotice); the page would close its parent and send its children away"},
+			page: []sent{{toB, []any{int64(3), "R", int64(1), false}}},
+			ours: []sent{}, why: "never forwarded: the node moves by itself (ParentNotice); the page would close its parent and send its children away"},
 	}
 	r := NewRelay(RelayConfig{Self: "M", Name: "mid"})
 	now := t0
@@ -252,7 +252,7 @@ func TestReplaySingle(t *testing.T) {
 			waited[peer] = r.calls.waiting(peer, MediaJoined) || r.calls.waiting(peer, MediaLend)
 		}
 		out := st.do(r, now)
-		var got []Send
+		got := sentOf(out)
 		// The page calls with whatever stream it has; we have none here, so
 		// a peer the page calls waits for our stream (calls.go) instead.
 		var calls []string
@@ -263,8 +263,6 @@ func TestReplaySingle(t *testing.T) {
 		}
 		for _, o := range out {
 			switch o := o.(type) {
-			case Send:
-				got = append(got, o)
 			case Call:
 				calls = append(calls, o.Peer)
 			case Reject:

@@ -118,7 +118,9 @@ type Reorderer interface {
 // PackedEncoder is implemented by the binary codec: it frames a value
 // already packed with binarypack.Pack, so a message sent to many
 // connections is packed once (only the chunk ids differ per connection).
-// The frames may share memory with b.
+// The frames may share memory with b. The other codecs (json, raw) make
+// frames from the value alone, so their frames of one value may be sent on
+// every connection of that serialization (peerjs.Outgoing does).
 type PackedEncoder interface {
 	EncodePacked(b []byte) []Frame
 }
