@@ -14,9 +14,8 @@ import (
 	"github.com/p2plive/p2plive-node/peerjs"
 )
 
-func loopbackSetting() webrtc.SettingEngine {
-	return peerjs.NewSettingEngine(peerjs.APIOptions{InterfaceFilter: func(n string) bool { return n == "lo" }})
-}
+// loopback limits ICE to lo: the tests' peers are in this process.
+var loopback = peerjs.APIOptions{InterfaceFilter: func(n string) bool { return n == "lo" }}
 
 var vp8 = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 var opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
@@ -73,12 +72,13 @@ func vp8Payload(frame, part int, key bool) []byte {
 	return append(b, []byte(fmt.Sprintf("frame %d part %d", frame, part))...)
 }
 
+// newReceiver is a child's end, as a page receives a call: every codec,
+// pion's default interceptors.
 func newReceiver(t testing.TB) *webrtc.PeerConnection {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	api, err := peerjs.NewUpstreamMediaAPI(loopback)
+	if err != nil {
 		t.Fatal(err)
 	}
-	api := webrtc.NewAPI(webrtc.WithSettingEngine(loopbackSetting()), webrtc.WithMediaEngine(me))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func newReceiver(t testing.TB) *webrtc.PeerConnection {
 func TestForwardUnchanged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	src, err := NewSource(Config{Logger: zap.NewNop(), Setting: loopbackSetting()})
+	src, err := NewSource(Config{Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +113,23 @@ func TestForwardUnchanged(t *testing.T) {
 	if ok, _ := src.Ready(); !ok {
 		t.Fatal("source not ready after publishing both kinds")
 	}
-	sub, pc, err := src.Subscribe(zap.NewNop())
+	// The child's end is built as node builds it: for exactly the codecs
+	// the source reports.
+	gen, codecs, err := src.Codecs()
 	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := peerjs.NewDownstreamMediaAPI(loopback, codecs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := src.Subscribe(pc, gen, zap.NewNop())
+	if err != nil {
+		_ = pc.Close()
 		t.Fatal(err)
 	}
 	defer sub.Close()

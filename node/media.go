@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -30,6 +31,14 @@ type mediaNode struct {
 	src *media.Source
 	// post hands an event to the owner loop (from call goroutines).
 	post func(event) bool
+
+	// The pion APIs of calls (peerjs's media constructors): the parent's
+	// call's, built at its first call; the children's, for the codecs of
+	// one stream generation (downGen), rebuilt when it moves on.
+	pion    peerjs.APIOptions
+	upAPI   *webrtc.API
+	downAPI *webrtc.API
+	downGen uint64
 
 	up    *peerjs.MediaConn
 	kids  map[string]*kidCall // by child peer id
@@ -90,7 +99,7 @@ type MediaStats struct {
 }
 
 func newMediaNode(log *zap.Logger, p *peerjs.Peer, src *media.Source, post func(event) bool) *mediaNode {
-	return &mediaNode{log: log.Named("media"), p: p, src: src, post: post,
+	return &mediaNode{log: log.Named("media"), p: p, src: src, post: post, pion: peerjs.APIOptions{Logger: log},
 		kids: map[string]*kidCall{}, wants: map[string]tree.MediaReason{}, recall: map[string]*recallState{}}
 }
 
@@ -103,11 +112,20 @@ func (m *mediaNode) onCall(o peerjs.MediaOffer, parent string) {
 		m.log.Warn("refusing a media call that is not from our parent", zap.String("from", o.Peer), zap.String("parent", parent))
 		return
 	}
-	pc, err := m.src.UpstreamPeerConnection(offeredKinds(o.SDP.SDP))
+	if m.upAPI == nil {
+		api, err := peerjs.NewUpstreamMediaAPI(m.pion)
+		if err != nil {
+			m.log.Error("cannot receive the parent's call", zap.Error(err))
+			return
+		}
+		m.upAPI = api
+	}
+	pc, err := m.upAPI.NewPeerConnection(webrtc.Configuration{ICEServers: m.p.ICEServers()})
 	if err != nil {
 		m.log.Error("cannot receive the parent's call", zap.Error(err))
 		return
 	}
+	m.src.BindUpstream(pc, offeredKinds(o.SDP.SDP))
 	mc, err := m.p.Answer(o, pc)
 	if err != nil {
 		_ = pc.Close()
@@ -188,7 +206,7 @@ func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason)
 	delete(m.wants, peer)
 	m.endCall(peer)
 	log := m.log.With(zap.String("child", peer))
-	sub, pc, err := m.src.Subscribe(log)
+	sub, pc, err := m.subscribe(log)
 	if err != nil {
 		if errors.Is(err, media.ErrNoStream) {
 			m.wants[peer] = why
@@ -216,6 +234,34 @@ func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason)
 		sub.Close()
 		m.post(event{kind: evCallEnded, peer: peer, call: mc})
 	}()
+}
+
+// subscribe builds a child's PeerConnection for the codecs of the current
+// stream and binds the stream's tracks to it. media.ErrNoStream (or
+// media.ErrStale, one of them): no stream, or it changed meanwhile; the
+// change brings a MediaChanged event.
+func (m *mediaNode) subscribe(log *zap.Logger) (*media.Subscriber, *webrtc.PeerConnection, error) {
+	gen, codecs, err := m.src.Codecs()
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.downAPI == nil || m.downGen != gen {
+		api, err := peerjs.NewDownstreamMediaAPI(m.pion, codecs)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.downAPI, m.downGen = api, gen
+	}
+	pc, err := m.downAPI.NewPeerConnection(webrtc.Configuration{ICEServers: m.p.ICEServers()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("child connection: %w", err)
+	}
+	sub, err := m.src.Subscribe(pc, gen, log)
+	if err != nil {
+		_ = pc.Close()
+		return nil, nil, err
+	}
+	return sub, pc, nil
 }
 
 // ended: a child's call is over (hung up by the child, failed,

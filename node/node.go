@@ -89,11 +89,11 @@ func (c Config) logger() *zap.Logger {
 
 func (c Config) peerConfig() (peerjs.Config, error) {
 	log := c.logger()
-	api, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
+	api, err := peerjs.NewDataAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
 	if err != nil {
 		return peerjs.Config{}, err
 	}
-	accAPI, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE})
+	accAPI, err := peerjs.NewDataAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE})
 	if err != nil {
 		return peerjs.Config{}, err
 	}
@@ -120,21 +120,11 @@ func (c Config) peerConfig() (peerjs.Config, error) {
 	}, nil
 }
 
-// mediaConfig is the media source's configuration: the same setting engines
-// (loopback candidates, logging, ICE liveness by direction) and ICE servers
-// as the data connections.
+// mediaConfig is the media source's configuration. The source makes no
+// PeerConnections: mediaNode builds those of calls with peerjs's media
+// constructors and the peer's ICE servers.
 func (c Config) mediaConfig(log *zap.Logger) media.Config {
-	ice := c.ICEServers
-	if ice == nil {
-		ice = peerjs.DefaultICEServers()
-	}
-	up := peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
-	return media.Config{
-		Logger:          log.Named("media"),
-		Setting:         peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE}),
-		UpstreamSetting: &up,
-		ICEServers:      ice,
-	}
+	return media.Config{Logger: log.Named("media")}
 }
 
 // DefaultMaxMessageSize fits the pages' largest message: a chat with a
