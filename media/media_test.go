@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -233,5 +234,44 @@ func TestForwardUnchanged(t *testing.T) {
 	t.Logf("child stats %+v; video track %+v", st, vpub.Track().Stats())
 	if st.Skipped != 9 {
 		t.Errorf("skipped %d packets before the first keyframe, want the 9 of 3 delta frames", st.Skipped)
+	}
+}
+
+// TestSubscribeStale: a child's PeerConnection is built for the codecs
+// Codecs reported; if the stream changes codec before Subscribe, the
+// subscription is refused (ErrStale, an ErrNoStream) instead of binding
+// tracks the connection cannot carry.
+func TestSubscribeStale(t *testing.T) {
+	src, err := NewSource(Config{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, _, err := src.Codecs(); !errors.Is(err, ErrNoStream) {
+		t.Fatalf("Codecs before a stream: %v, want ErrNoStream", err)
+	}
+	src.Expect(webrtc.RTPCodecTypeVideo)
+	if _, err := src.Publish(webrtc.RTPCodecTypeVideo, vp8, 100); err != nil {
+		t.Fatal(err)
+	}
+	gen, codecs, err := src.Codecs()
+	if err != nil || len(codecs) != 1 || codecs[0].MimeType != webrtc.MimeTypeVP8 {
+		t.Fatalf("Codecs = %d %v %v, want VP8", gen, codecs, err)
+	}
+	api, err := peerjs.NewDownstreamMediaAPI(loopback, codecs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	vp9 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000}
+	if _, err := src.Publish(webrtc.RTPCodecTypeVideo, vp9, 98); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Subscribe(pc, gen, zap.NewNop()); !errors.Is(err, ErrStale) || !errors.Is(err, ErrNoStream) {
+		t.Fatalf("Subscribe after a codec change: %v, want ErrStale (an ErrNoStream)", err)
 	}
 }
