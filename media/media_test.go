@@ -76,16 +76,30 @@ func vp8Payload(frame, part int, key bool) []byte {
 // newReceiver is a child's end, as a page receives a call: every codec,
 // pion's default interceptors.
 func newReceiver(t testing.TB) *webrtc.PeerConnection {
-	api, err := peerjs.NewUpstreamMediaAPI(loopback)
-	if err != nil {
-		t.Fatal(err)
+	return newPC(t)(peerjs.NewUpstreamMediaAPI(loopback))
+}
+
+// newChild is our end of a child's call, built as node builds it: for
+// exactly codecs (those the source reports).
+func newChild(t testing.TB, codecs []webrtc.RTPCodecCapability) *webrtc.PeerConnection {
+	return newPC(t)(peerjs.NewDownstreamMediaAPI(loopback, codecs))
+}
+
+// newPC returns a function that makes a PeerConnection on the API it is
+// given (straight from a constructor's results), closed when t ends.
+func newPC(t testing.TB) func(*webrtc.API, error) *webrtc.PeerConnection {
+	return func(api *webrtc.API, err error) *webrtc.PeerConnection {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := api.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pc.Close() })
+		return pc
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	return pc
 }
 
 // TestForwardUnchanged publishes synthetic VP8 and Opus through a Source to
@@ -114,23 +128,13 @@ func TestForwardUnchanged(t *testing.T) {
 	if ok, _ := src.Ready(); !ok {
 		t.Fatal("source not ready after publishing both kinds")
 	}
-	// The child's end is built as node builds it: for exactly the codecs
-	// the source reports.
 	gen, codecs, err := src.Codecs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := peerjs.NewDownstreamMediaAPI(loopback, codecs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := newChild(t, codecs)
 	sub, err := src.Subscribe(pc, gen, zap.NewNop())
 	if err != nil {
-		_ = pc.Close()
 		t.Fatal(err)
 	}
 	defer sub.Close()
@@ -258,15 +262,7 @@ func TestSubscribeStale(t *testing.T) {
 	if err != nil || len(codecs) != 1 || codecs[0].MimeType != webrtc.MimeTypeVP8 {
 		t.Fatalf("Codecs = %d %v %v, want VP8", gen, codecs, err)
 	}
-	api, err := peerjs.NewDownstreamMediaAPI(loopback, codecs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	pc := newChild(t, codecs)
 	vp9 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000}
 	if _, err := src.Publish(webrtc.RTPCodecTypeVideo, vp9, 98); err != nil {
 		t.Fatal(err)
