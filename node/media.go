@@ -237,9 +237,9 @@ func (m *mediaNode) call(ctx context.Context, peer string, why tree.MediaReason)
 }
 
 // subscribe builds a child's PeerConnection for the codecs of the current
-// stream and binds the stream's tracks to it. media.ErrNoStream (or
-// media.ErrStale, one of them): no stream, or it changed meanwhile; the
-// change brings a MediaChanged event.
+// stream and binds the stream's tracks to it. media.ErrNoStream (of which
+// media.ErrStale is one): no stream yet, or it changed meanwhile; either
+// way an evMediaChanged follows, and the child is called then.
 func (m *mediaNode) subscribe(log *zap.Logger) (*media.Subscriber, *webrtc.PeerConnection, error) {
 	gen, codecs, err := m.src.Codecs()
 	if err != nil {

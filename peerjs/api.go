@@ -124,6 +124,8 @@ func NewDownstreamMediaAPI(o APIOptions, codecs []webrtc.RTPCodecCapability) (*w
 	me := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
 	for _, c := range codecs {
+		// The kind is the MIME type's ("video/VP8"); one codec per kind, so
+		// the payload types are fixed (Chromium's usual ones).
 		kind, pt := webrtc.RTPCodecTypeAudio, webrtc.PayloadType(111)
 		c.RTCPFeedback = nil
 		if strings.HasPrefix(strings.ToLower(c.MimeType), "video/") {
