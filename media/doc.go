@@ -7,9 +7,11 @@
 // # What it owns
 //
 // A Source is the stream a node relays: at most one Track per kind (video,
-// audio), fed by the parent's call (UpstreamPeerConnection) or by a local
-// Publisher (a clip, a test), and the pion API that children's
-// PeerConnections use, built for exactly the codecs being forwarded.
+// audio), fed by the parent's call or by a local Publisher (a clip, a
+// test). It makes no PeerConnections and knows no pion settings: it binds
+// to ones it is given, the parent's call's (BindUpstream) and each child's
+// (Subscribe, for a PeerConnection built for exactly the codecs Codecs
+// reports); package node builds them with peerjs's constructors.
 // Source.mu guards the set of tracks and its generation: the generation
 // moves on when a track appears or changes codec, and a child subscribed to
 // an older generation needs a new call; a new upstream with the same codecs

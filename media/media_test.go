@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,9 +15,8 @@ import (
 	"github.com/p2plive/p2plive-node/peerjs"
 )
 
-func loopbackSetting() webrtc.SettingEngine {
-	return peerjs.NewSettingEngine(peerjs.APIOptions{InterfaceFilter: func(n string) bool { return n == "lo" }})
-}
+// loopback limits ICE to lo: the tests' peers are in this process.
+var loopback = peerjs.APIOptions{InterfaceFilter: func(n string) bool { return n == "lo" }}
 
 var vp8 = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 var opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
@@ -73,18 +73,33 @@ func vp8Payload(frame, part int, key bool) []byte {
 	return append(b, []byte(fmt.Sprintf("frame %d part %d", frame, part))...)
 }
 
+// newReceiver is a child's end, as a page receives a call: every codec,
+// pion's default interceptors.
 func newReceiver(t testing.TB) *webrtc.PeerConnection {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
+	return newPC(t)(peerjs.NewUpstreamMediaAPI(loopback))
+}
+
+// newChild is our end of a child's call, built as node builds it: for
+// exactly codecs (those the source reports).
+func newChild(t testing.TB, codecs []webrtc.RTPCodecCapability) *webrtc.PeerConnection {
+	return newPC(t)(peerjs.NewDownstreamMediaAPI(loopback, codecs))
+}
+
+// newPC returns a function that makes a PeerConnection on the API it is
+// given (straight from a constructor's results), closed when t ends.
+func newPC(t testing.TB) func(*webrtc.API, error) *webrtc.PeerConnection {
+	return func(api *webrtc.API, err error) *webrtc.PeerConnection {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := api.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pc.Close() })
+		return pc
 	}
-	api := webrtc.NewAPI(webrtc.WithSettingEngine(loopbackSetting()), webrtc.WithMediaEngine(me))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	return pc
 }
 
 // TestForwardUnchanged publishes synthetic VP8 and Opus through a Source to
@@ -94,7 +109,7 @@ func newReceiver(t testing.TB) *webrtc.PeerConnection {
 func TestForwardUnchanged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	src, err := NewSource(Config{Logger: zap.NewNop(), Setting: loopbackSetting()})
+	src, err := NewSource(Config{Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +128,12 @@ func TestForwardUnchanged(t *testing.T) {
 	if ok, _ := src.Ready(); !ok {
 		t.Fatal("source not ready after publishing both kinds")
 	}
-	sub, pc, err := src.Subscribe(zap.NewNop())
+	gen, codecs, err := src.Codecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := newChild(t, codecs)
+	sub, err := src.Subscribe(pc, gen, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +238,36 @@ func TestForwardUnchanged(t *testing.T) {
 	t.Logf("child stats %+v; video track %+v", st, vpub.Track().Stats())
 	if st.Skipped != 9 {
 		t.Errorf("skipped %d packets before the first keyframe, want the 9 of 3 delta frames", st.Skipped)
+	}
+}
+
+// TestSubscribeStale: a child's PeerConnection is built for the codecs
+// Codecs reported; if the stream changes codec before Subscribe, the
+// subscription is refused (ErrStale, an ErrNoStream) instead of binding
+// tracks the connection cannot carry.
+func TestSubscribeStale(t *testing.T) {
+	src, err := NewSource(Config{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, _, err := src.Codecs(); !errors.Is(err, ErrNoStream) {
+		t.Fatalf("Codecs before a stream: %v, want ErrNoStream", err)
+	}
+	src.Expect(webrtc.RTPCodecTypeVideo)
+	if _, err := src.Publish(webrtc.RTPCodecTypeVideo, vp8, 100); err != nil {
+		t.Fatal(err)
+	}
+	gen, codecs, err := src.Codecs()
+	if err != nil || len(codecs) != 1 || codecs[0].MimeType != webrtc.MimeTypeVP8 {
+		t.Fatalf("Codecs = %d %v %v, want VP8", gen, codecs, err)
+	}
+	pc := newChild(t, codecs)
+	vp9 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000}
+	if _, err := src.Publish(webrtc.RTPCodecTypeVideo, vp9, 98); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Subscribe(pc, gen, zap.NewNop()); !errors.Is(err, ErrStale) || !errors.Is(err, ErrNoStream) {
+		t.Fatalf("Subscribe after a codec change: %v, want ErrStale (an ErrNoStream)", err)
 	}
 }

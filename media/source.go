@@ -19,15 +19,6 @@ import (
 // Config tunes a Source.
 type Config struct {
 	Logger *zap.Logger
-	// Setting is the pion setting engine of the calls to children
-	// (loopback candidates, logging, a child's ICE tolerance); see
-	// peerjs.NewSettingEngine.
-	Setting webrtc.SettingEngine
-	// UpstreamSetting is that of the parent's call (the upstream's ICE
-	// liveness); the zero value means Setting.
-	UpstreamSetting *webrtc.SettingEngine
-	// ICEServers for every media PeerConnection.
-	ICEServers []webrtc.ICEServer
 	// KeyframeInterval throttles keyframe requests upstream (default 500 ms).
 	KeyframeInterval time.Duration
 	// Queue is each child's queue length in packets (default DefaultQueue).
@@ -45,10 +36,13 @@ type Config struct {
 // replaced by one with another codec. A child whose subscription is of an
 // older generation needs a new call; a new upstream with the same codecs is
 // spliced into the existing tracks and needs none.
+//
+// A Source makes no PeerConnections: it binds its tracks to ones it is
+// given (BindUpstream for the parent's call, Subscribe for a child's),
+// which the caller builds with the pion settings it chooses.
 type Source struct {
 	cfg Config
 	log *zap.Logger
-	up  *webrtc.API // receives from the parent: NACK generation, RR, TWCC
 
 	mu       sync.Mutex // guards the fields below
 	tracks   []*Track   // at most one per kind
@@ -57,12 +51,12 @@ type Source struct {
 	expect   []webrtc.RTPCodecType // kinds the current upstream offer carries
 	settle   *time.Timer
 	changed  chan struct{}
-	down     *webrtc.API // sends to children, built for the current codecs
 	streamID string
 	closed   bool
 }
 
-// NewSource builds an empty source.
+// NewSource builds an empty source. It returns no error today; the error
+// is kept for configurations that may be refused.
 func NewSource(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -76,41 +70,26 @@ func NewSource(cfg Config) (*Source, error) {
 	if cfg.SettleTime <= 0 {
 		cfg.SettleTime = time.Second
 	}
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("media: register codecs: %w", err)
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, fmt.Errorf("media: register interceptors: %w", err)
-	}
-	upSetting := cfg.Setting
-	if cfg.UpstreamSetting != nil {
-		upSetting = *cfg.UpstreamSetting
-	}
 	s := &Source{
 		cfg: cfg, log: cfg.Logger,
-		up:       webrtc.NewAPI(webrtc.WithSettingEngine(upSetting), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)),
 		changed:  make(chan struct{}),
 		streamID: "p2plive-" + randomID(),
 	}
 	return s, nil
 }
 
-// UpstreamPeerConnection is a new PeerConnection to receive the parent's
-// call on: every track it receives is fed to the source.
-func (s *Source) UpstreamPeerConnection(expect []webrtc.RTPCodecType) (*webrtc.PeerConnection, error) {
-	pc, err := s.up.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
-	if err != nil {
-		return nil, fmt.Errorf("media: upstream connection: %w", err)
-	}
+// BindUpstream feeds the source from pc, a PeerConnection about to
+// receive the parent's call (built by the caller, for example with
+// peerjs.NewUpstreamMediaAPI): every track it receives becomes an input.
+// expect is the kinds the call's offer carries; the stream is ready once
+// each has a track (or after Config.SettleTime). It sets pc's OnTrack.
+func (s *Source) BindUpstream(pc *webrtc.PeerConnection, expect []webrtc.RTPCodecType) {
 	s.mu.Lock()
 	s.expect = expect
 	s.mu.Unlock()
 	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		s.ingestRemote(pc, remote)
 	})
-	return pc, nil
 }
 
 // Changed is closed when the generation or readiness changes.
@@ -135,32 +114,50 @@ func (s *Source) Tracks() []*Track {
 	return append([]*Track(nil), s.tracks...)
 }
 
-// Subscribe prepares a child's PeerConnection carrying the current tracks;
-// the caller makes the call with it (peerjs.Peer.Call) and closes the
-// subscriber (which closes the PeerConnection) when the call ends.
-func (s *Source) Subscribe(log *zap.Logger) (*Subscriber, *webrtc.PeerConnection, error) {
+// Codecs reports the stream a child would get now: its generation and its
+// tracks' codecs, as received from upstream. A child's PeerConnection must
+// offer exactly these (peerjs.NewDownstreamMediaAPI), so that the child
+// can only accept what we forward; the generation goes to Subscribe.
+func (s *Source) Codecs() (uint64, []webrtc.RTPCodecCapability, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.ready {
+		return 0, nil, ErrNoStream
+	}
+	codecs := make([]webrtc.RTPCodecCapability, len(s.tracks))
+	for i, t := range s.tracks {
+		codecs[i] = t.codec
+	}
+	return s.gen, codecs, nil
+}
+
+// Subscribe adds the tracks of generation gen (see Codecs) to a child's
+// PeerConnection pc; the caller makes the call with it (peerjs.Peer.Call)
+// and closes the subscriber, which closes pc, when the call ends. On error
+// pc is the caller's to close. If the stream moved on since Codecs, pc was
+// built for other codecs: Subscribe fails with ErrStale, and the change
+// that made it stale is announced by Changed.
+func (s *Source) Subscribe(pc *webrtc.PeerConnection, gen uint64, log *zap.Logger) (*Subscriber, error) {
 	s.mu.Lock()
 	if s.closed || !s.ready {
 		s.mu.Unlock()
-		return nil, nil, ErrNoStream
+		return nil, ErrNoStream
+	}
+	if gen != s.gen {
+		s.mu.Unlock()
+		return nil, ErrStale
 	}
 	tracks := append([]*Track(nil), s.tracks...)
-	gen, api := s.gen, s.down
 	s.mu.Unlock()
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
-	if err != nil {
-		return nil, nil, fmt.Errorf("media: child connection: %w", err)
-	}
-	sub, err := newSubscriber(s, pc, tracks, gen, s.cfg.Queue, log)
-	if err != nil {
-		_ = pc.Close()
-		return nil, nil, err
-	}
-	return sub, pc, nil
+	return newSubscriber(s, pc, tracks, gen, s.cfg.Queue, log)
 }
 
 // ErrNoStream: nothing to relay yet.
 var ErrNoStream = errors.New("media: no stream yet")
+
+// ErrStale: the stream changed between Codecs and Subscribe. It is an
+// ErrNoStream: the caller waits for the change, as for a first stream.
+var ErrStale = fmt.Errorf("%w: the stream changed", ErrNoStream)
 
 // Close ends every track.
 func (s *Source) Close() {
@@ -214,9 +211,6 @@ var ErrClosed = errors.New("media: source closed")
 // bumpLocked moves to a new generation and decides readiness. s.mu held.
 func (s *Source) bumpLocked() {
 	s.gen++
-	if err := s.rebuildDownLocked(); err != nil {
-		s.log.Error("cannot build the children's media engine", zap.Error(err))
-	}
 	have := map[webrtc.RTPCodecType]bool{}
 	for _, t := range s.tracks {
 		have[t.kind] = true
@@ -258,33 +252,6 @@ func (s *Source) setReadyLocked() {
 func (s *Source) notifyLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
-}
-
-// rebuildDownLocked makes the API children's PeerConnections use: exactly
-// our tracks' codecs (so the child can only accept what we forward), NACK
-// and PLI/FIR feedback, no header extensions, no interceptors: we answer
-// NACKs from our shared cache and throttle keyframe requests ourselves.
-func (s *Source) rebuildDownLocked() error {
-	me := &webrtc.MediaEngine{}
-	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
-	pt := map[webrtc.RTPCodecType]webrtc.PayloadType{webrtc.RTPCodecTypeVideo: 96, webrtc.RTPCodecTypeAudio: 111}
-	for _, t := range s.tracks {
-		c := t.codec
-		if t.kind == webrtc.RTPCodecTypeVideo {
-			c.RTCPFeedback = fb
-		} else {
-			c.RTCPFeedback = nil
-		}
-		if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: c, PayloadType: pt[t.kind]}, t.kind); err != nil {
-			return err
-		}
-	}
-	// An explicit empty registry: without one pion adds its defaults (a NACK
-	// responder with a packet copy per child, reports and stats on every
-	// write, TWCC), all of which we do once for all children, or not at all.
-	s.down = webrtc.NewAPI(webrtc.WithSettingEngine(s.cfg.Setting), webrtc.WithMediaEngine(me),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
-	return nil
 }
 
 func sameCodec(a, b webrtc.RTPCodecCapability) bool {

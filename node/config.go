@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2plive/p2plive-node/media"
+	"github.com/p2plive/p2plive-node/peerjs/serial"
 	"github.com/p2plive/p2plive-node/signaling"
 	"github.com/p2plive/p2plive-node/tree"
 )
@@ -184,6 +185,16 @@ func (c Common) maxMessageSize() int {
 		return DefaultMaxMessageSize
 	}
 	return c.MaxMessageSize
+}
+
+// maxPendingBytes is the budget for unfinished chunked messages: room for
+// at least two whole messages at the size limit.
+func (c Common) maxPendingBytes() int {
+	pending := c.MaxPendingBytes
+	if pending == 0 {
+		pending = DefaultMaxPendingBytes
+	}
+	return max(pending, 2*serial.ChargeFor(c.maxMessageSize()))
 }
 
 func (c Common) drainTimeout() time.Duration {

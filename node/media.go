@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -33,6 +34,14 @@ type mediaNode struct {
 	src *media.Source
 	// post hands an event to the owner loop (from call goroutines).
 	post func(event) bool
+
+	// The pion APIs of calls (peerjs's media constructors): the parent's
+	// call's, built at its first call; the children's, for the codecs of
+	// one stream generation (downGen), rebuilt when it moves on.
+	pion    peerjs.APIOptions
+	upAPI   *webrtc.API
+	downAPI *webrtc.API
+	downGen uint64
 
 	up   *peerjs.MediaConn
 	kids map[string]*kidCall // by child peer id
@@ -74,7 +83,7 @@ type MediaStats struct {
 }
 
 func newMediaNode(log *zap.Logger, p *peerjs.Peer, src *media.Source, post func(event) bool) *mediaNode {
-	return &mediaNode{log: log.Named("media"), p: p, src: src, post: post,
+	return &mediaNode{log: log.Named("media"), p: p, src: src, post: post, pion: peerjs.APIOptions{Logger: log},
 		kids: map[string]*kidCall{}}
 }
 
@@ -87,11 +96,20 @@ func (m *mediaNode) onCall(o peerjs.MediaOffer, parent string) {
 		m.log.Warn("refusing a media call that is not from our parent", zap.String("from", o.Peer), zap.String("parent", parent))
 		return
 	}
-	pc, err := m.src.UpstreamPeerConnection(offeredKinds(o.SDP.SDP))
+	if m.upAPI == nil {
+		api, err := peerjs.NewUpstreamMediaAPI(m.pion)
+		if err != nil {
+			m.log.Error("cannot receive the parent's call", zap.Error(err))
+			return
+		}
+		m.upAPI = api
+	}
+	pc, err := m.upAPI.NewPeerConnection(webrtc.Configuration{ICEServers: m.p.ICEServers()})
 	if err != nil {
 		m.log.Error("cannot receive the parent's call", zap.Error(err))
 		return
 	}
+	m.src.BindUpstream(pc, offeredKinds(o.SDP.SDP))
 	mc, err := m.p.Answer(o, pc)
 	if err != nil {
 		_ = pc.Close()
@@ -137,7 +155,7 @@ func offeredKinds(s string) []webrtc.RTPCodecType {
 func (m *mediaNode) place(ctx context.Context, c tree.Call) (gen uint64, end tree.CallEnd, ok bool) {
 	m.endCall(c.Peer)
 	log := m.log.With(zap.String("child", c.Peer))
-	sub, pc, err := m.src.Subscribe(log)
+	sub, pc, err := m.subscribe(log)
 	if err != nil {
 		if errors.Is(err, media.ErrNoStream) {
 			return 0, tree.CallNoStream, false
@@ -165,6 +183,34 @@ func (m *mediaNode) place(ctx context.Context, c tree.Call) (gen uint64, end tre
 		m.post(evCallEnded{peer: peer, call: mc})
 	}()
 	return sub.Generation(), 0, true
+}
+
+// subscribe builds a child's PeerConnection for the codecs of the current
+// stream and binds the stream's tracks to it. media.ErrNoStream (of which
+// media.ErrStale is one): no stream yet, or it changed meanwhile; either
+// way an evMediaChanged follows, and the child is called then.
+func (m *mediaNode) subscribe(log *zap.Logger) (*media.Subscriber, *webrtc.PeerConnection, error) {
+	gen, codecs, err := m.src.Codecs()
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.downAPI == nil || m.downGen != gen {
+		api, err := peerjs.NewDownstreamMediaAPI(m.pion, codecs)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.downAPI, m.downGen = api, gen
+	}
+	pc, err := m.downAPI.NewPeerConnection(webrtc.Configuration{ICEServers: m.p.ICEServers()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("child connection: %w", err)
+	}
+	sub, err := m.src.Subscribe(pc, gen, log)
+	if err != nil {
+		_ = pc.Close()
+		return nil, nil, err
+	}
+	return sub, pc, nil
 }
 
 // ended: a child's call is over by itself (hung up by the child, failed,

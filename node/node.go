@@ -11,13 +11,15 @@ import (
 	"github.com/p2plive/p2plive-node/signaling"
 )
 
+// peerConfig is the PeerJS peer a node of any role runs: data APIs by
+// direction, the connection caps, one chunk budget for all connections.
 func (c Common) peerConfig() (peerjs.Config, error) {
 	log := c.logger()
-	api, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
+	api, err := peerjs.NewDataAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
 	if err != nil {
 		return peerjs.Config{}, err
 	}
-	accAPI, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE})
+	accAPI, err := peerjs.NewDataAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE})
 	if err != nil {
 		return peerjs.Config{}, err
 	}
@@ -39,26 +41,16 @@ func (c Common) peerConfig() (peerjs.Config, error) {
 		MaxConnsPerPeer: c.MaxConnsPerPeer,
 		MaxConns:        c.MaxConns,
 		ICEServers:      c.ICEServers,
-		Serial:          serial.Options{MaxMessageSize: size, Shared: serial.NewBudget(pending)},
+		Serial:          serial.Options{MaxMessageSize: c.maxMessageSize(), Shared: serial.NewBudget(c.maxPendingBytes())},
 		Logger:          log.Named("peer"),
 	}, nil
 }
 
-// mediaConfig is the media source's configuration: the same setting engines
-// (loopback candidates, logging, ICE liveness by direction) and ICE servers
-// as the data connections.
+// mediaConfig is the media source's configuration. The source makes no
+// PeerConnections: mediaNode builds those of calls with peerjs's media
+// constructors and the peer's ICE servers.
 func (c Common) mediaConfig(log *zap.Logger) media.Config {
-	ice := c.ICEServers
-	if ice == nil {
-		ice = peerjs.DefaultICEServers()
-	}
-	up := peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log, ICE: peerjs.UpstreamICE})
-	return media.Config{
-		Logger:          log.Named("media"),
-		Setting:         peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE}),
-		UpstreamSetting: &up,
-		ICEServers:      ice,
-	}
+	return media.Config{Logger: log.Named("media")}
 }
 
 // parentRetry bounds how fast we re-dial a parent that refused or dropped us.

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -22,8 +21,7 @@ type Viewer struct {
 	p    *peerjs.Peer
 	log  *zap.Logger
 	cfg  ViewerConfig
-	api  *webrtc.API
-	ice  []webrtc.ICEServer
+	api  *webrtc.API // receives the parent's calls
 	done chan struct{}
 	err  error
 
@@ -45,17 +43,11 @@ func StartViewer(ctx context.Context, cfg ViewerConfig) (*Viewer, error) {
 		return nil, err
 	}
 	pcfg.OnCall = v.onCall
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	// A page's ICE tolerance (DownstreamICE), not a relay's fast upstream
+	// failure: a viewer does not heal, so failing fast gains it nothing.
+	if v.api, err = peerjs.NewUpstreamMediaAPI(peerjs.APIOptions{Logger: log, ICE: peerjs.DownstreamICE}); err != nil {
 		return nil, err
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, err
-	}
-	mc := cfg.mediaConfig(log)
-	v.api = webrtc.NewAPI(webrtc.WithSettingEngine(mc.Setting), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
-	v.ice = mc.ICEServers
 	p, err := peerjs.New(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("register with %s: %w", cfg.Server, err)
@@ -118,7 +110,7 @@ func (v *Viewer) Err() error {
 }
 
 func (v *Viewer) onCall(o peerjs.MediaOffer) {
-	pc, err := v.api.NewPeerConnection(webrtc.Configuration{ICEServers: v.ice})
+	pc, err := v.api.NewPeerConnection(webrtc.Configuration{ICEServers: v.p.ICEServers()})
 	if err != nil {
 		v.log.Warn("viewer: cannot receive call", zap.Error(err))
 		return

@@ -13,9 +13,11 @@
 // remote peer and PeerJS connection id. Peer.mu guards those maps and the
 // admission counters that enforce Config.MaxConnsPerPeer and
 // Config.MaxConns; an OFFER over a cap is refused before a PeerConnection
-// is made. NewAPI and NewSettingEngine (api.go) build the pion pieces with
-// this node's settings (loopback candidates, our SCTP message size, ICE
-// timers by direction); DefaultICEServers are those of `new Peer()`.
+// is made. api.go holds every pion knob of the node (loopback candidates,
+// our SCTP message size, ICE timers by direction, codecs, interceptors)
+// behind one constructor per purpose: NewDataAPI, NewUpstreamMediaAPI (a
+// parent's call) and NewDownstreamMediaAPI (a call to a child);
+// DefaultICEServers are those of `new Peer()`.
 //
 // # How a connection and its messages flow
 //
@@ -39,5 +41,6 @@
 // ErrBufferFull above PeerJS's 8 MiB backpressure mark instead of waiting.
 //
 // Media: Answer and Call do PeerJS's signaling for a PeerConnection the
-// caller built (package media builds them); the MediaConn tracks its life.
+// caller built (package node, with the media constructors of api.go; package
+// media binds its tracks to it); the MediaConn tracks its life.
 package peerjs

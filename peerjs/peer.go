@@ -19,10 +19,10 @@ import (
 type Config struct {
 	Signaling signaling.Config
 	// API is the pion API for the connections we dial; nil builds one with
-	// NewAPI (UpstreamICE).
+	// NewDataAPI (UpstreamICE).
 	API *webrtc.API
 	// AcceptAPI is the pion API for the connections we accept; nil builds
-	// one with NewAPI and DownstreamICE.
+	// one with NewDataAPI and DownstreamICE.
 	AcceptAPI *webrtc.API
 	// MaxConnsPerPeer caps the incoming data connections one remote peer
 	// may have open or opening at once; 0 means DefaultMaxConnsPerPeer.
@@ -133,14 +133,14 @@ func New(ctx context.Context, cfg Config) (*Peer, error) {
 	api := cfg.API
 	if api == nil {
 		var err error
-		if api, err = NewAPI(APIOptions{Logger: cfg.Logger}); err != nil {
+		if api, err = NewDataAPI(APIOptions{Logger: cfg.Logger}); err != nil {
 			return nil, err
 		}
 	}
 	accAPI := cfg.AcceptAPI
 	if accAPI == nil {
 		var err error
-		if accAPI, err = NewAPI(APIOptions{Logger: cfg.Logger, ICE: DownstreamICE}); err != nil {
+		if accAPI, err = NewDataAPI(APIOptions{Logger: cfg.Logger, ICE: DownstreamICE}); err != nil {
 			return nil, err
 		}
 	}
@@ -175,8 +175,9 @@ func (p *Peer) ID() string { return p.sig.ID() }
 // Signaling exposes the session (state, stats) for logs and tests.
 func (p *Peer) Signaling() *signaling.Client { return p.sig }
 
-// API is the pion API connections use (the media layer builds calls with it).
-func (p *Peer) API() *webrtc.API { return p.api }
+// ICEServers are the ICE servers of the peer's connections (Config's, or
+// DefaultICEServers); the PeerConnections of its calls use them too.
+func (p *Peer) ICEServers() []webrtc.ICEServer { return p.cfg.ICEServers }
 
 // Done is closed when the peer can no longer signal (closed, or a fatal
 // server verdict); established connections may still be up.

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -65,7 +64,7 @@ func quiet(t testing.TB) *zap.Logger {
 
 // newPeer registers a Go peer with the PeerServer (host candidates only).
 func newPeer(ctx context.Context, ps *testrig.PeerServer, id string, log *zap.Logger, onCall func(peerjs.MediaOffer), openTimeout time.Duration) (*peerjs.Peer, error) {
-	api, err := peerjs.NewAPI(peerjs.APIOptions{Logger: log})
+	api, err := peerjs.NewDataAPI(peerjs.APIOptions{Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -86,16 +85,11 @@ func startKid(t testing.TB, ps *testrig.PeerServer, parent, name string, chatEve
 	log := quiet(t).Named(name)
 	k := &kid{name: name, chats: map[string][]chatEvent{}}
 	k.ctx, k.stop = context.WithCancel(context.Background())
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	mapi, err := peerjs.NewUpstreamMediaAPI(peerjs.APIOptions{Logger: log})
+	if err != nil {
 		t.Fatal(err)
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		t.Fatal(err)
-	}
-	k.mapi = webrtc.NewAPI(webrtc.WithSettingEngine(peerjs.NewSettingEngine(peerjs.APIOptions{Logger: log})),
-		webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
+	k.mapi = mapi
 	ctx, cancel := context.WithTimeout(k.ctx, 20*time.Second)
 	defer cancel()
 	p, err := newPeer(ctx, ps, "", log, k.onCall, 15*time.Second)
