@@ -213,14 +213,17 @@ func TestHealChromium(t *testing.T) {
 			case "sigterm":
 				_ = a.cmd.Process.Signal(syscall.SIGTERM)
 			}
-			// Chat typed at the page during the swap (B has not noticed a
-			// crash yet) reaches the host exactly once. It must be typed
-			// after A's last media packets reached B: B re-sends what it
-			// forwarded after its parent's last sign of life, and a chat
-			// forwarded before A's last in-flight packet counts as
-			// delivered. This sleep creates that condition; no event says
-			// "A's last packet is in" (KNOWN: still a wall-clock wait).
-			time.Sleep(300 * time.Millisecond)
+			// Chat typed at the page during the swap reaches the host
+			// exactly once. After a crash it must be typed after A's last
+			// media packets reached B: B re-sends what it forwarded after
+			// its parent's last sign of life, and a chat forwarded before
+			// A's last in-flight packet counts as delivered. So wait until
+			// B's upstream packet count has stood still for a while (A is
+			// dead: nothing more comes); typed later than that, after B
+			// noticed, it still must arrive once.
+			if mode == "crash" {
+				waitUpstreamQuiet(t, b, 500*time.Millisecond)
+			}
 			text := "typed during the swap (" + mode + ")"
 			aud.Eval(t, "P.chat("+testrig.JSON(text)+")", nil)
 			// B is under the host again.
@@ -258,6 +261,32 @@ func TestHealChromium(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitUpstreamQuiet waits until relay n's upstream tracks have received no
+// packet for quiet (measured between polls of its stats), or n has already
+// noticed the loss of its parent (its new parent's packets then flow).
+func waitUpstreamQuiet(t *testing.T, n *node.Node, quiet time.Duration) {
+	t.Helper()
+	poll := func() (packets, losses uint64) {
+		st, _ := n.Stats()
+		for _, tr := range st.Media.Tracks {
+			packets += tr.Packets
+		}
+		return packets, st.ParentLosses
+	}
+	last, lost0 := poll()
+	since := time.Now()
+	waitFor(t, "the relay's upstream packets to stop", func() bool {
+		p, lost := poll()
+		if lost > lost0 {
+			return true
+		}
+		if p != last {
+			last, since = p, time.Now()
+		}
+		return time.Since(since) >= quiet
+	})
 }
 
 // TestDrainSignals: the first SIGTERM starts a planned departure that waits

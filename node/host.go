@@ -35,14 +35,8 @@ func StartHost(ctx context.Context, cfg HostConfig) (*Node, error) {
 	})
 }
 
-// RunHost runs a host until ctx ends.
-func RunHost(ctx context.Context, cfg HostConfig) error {
-	h, err := StartHost(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return h.Wait()
-}
+// RunHost is StartHost, then Wait.
+func RunHost(ctx context.Context, cfg HostConfig) error { return wait(StartHost(ctx, cfg)) }
 
 // PlayClip publishes the committed test clip (VP8 + Opus), looped, until
 // ctx ends.

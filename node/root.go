@@ -24,15 +24,8 @@ const (
 	waitRetryMax = 30 * time.Second
 )
 
-// RunRoot runs an index root (StartRoot) until ctx ends or cfg.Drain
-// closes.
-func RunRoot(ctx context.Context, cfg RootConfig) error {
-	n, err := StartRoot(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return n.Wait()
-}
+// RunRoot is StartRoot, then Wait.
+func RunRoot(ctx context.Context, cfg RootConfig) error { return wait(StartRoot(ctx, cfg)) }
 
 // StartRoot stands as the index root under every id of cfg.IDs (one
 // independent room list per id: generations A and B/C use different ids and

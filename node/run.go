@@ -92,11 +92,14 @@ func askStats(in inbox, done <-chan struct{}) (Stats, bool) {
 	}
 }
 
-// RunJoin registers, joins under cfg.Parent and relays the tree protocol
-// (package tree decides, this loop does the I/O) until ctx ends.
-// Registration errors (id taken, bad key, server unreachable) are returned at once.
-func RunJoin(ctx context.Context, cfg JoinConfig) error {
-	n, err := StartJoin(ctx, cfg)
+// RunJoin is StartJoin, then Wait: it registers, joins under cfg.Parent and
+// relays the tree protocol until ctx ends. Registration errors (id taken,
+// bad key, server unreachable) are returned at once.
+func RunJoin(ctx context.Context, cfg JoinConfig) error { return wait(StartJoin(ctx, cfg)) }
+
+// wait waits for a node a Start function started, or returns why it did
+// not start.
+func wait(n *Node, err error) error {
 	if err != nil {
 		return err
 	}

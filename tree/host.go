@@ -222,24 +222,10 @@ func (h *Host) Closed(c ConnID) []Output {
 }
 
 // hasPeer reports whether any incoming connection to peer remains.
-func (h *Host) hasPeer(peer string) bool {
-	for _, cs := range h.conns {
-		if cs.peer == peer {
-			return true
-		}
-	}
-	return false
-}
+func (h *Host) hasPeer(peer string) bool { return hasPeer(h.conns, peer, roleAny) }
 
 // isChild reports whether peer is one of our children.
-func (h *Host) isChild(peer string) bool {
-	for _, cs := range h.conns {
-		if cs.peer == peer && cs.role == roleChild {
-			return true
-		}
-	}
-	return false
-}
+func (h *Host) isChild(peer string) bool { return hasPeer(h.conns, peer, roleChild) }
 
 // ParentOpened records our connection upstream, which for a host is the
 // index root, and registers the room: the map with [10] set to the root's

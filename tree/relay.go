@@ -345,23 +345,23 @@ func (r *Relay) Closed(c ConnID) []Output {
 	return out
 }
 
-// hasPeer reports whether any connection to peer remains.
+// hasPeer reports whether any connection to peer remains, the parent's
+// included.
 func (r *Relay) hasPeer(peer string) bool {
-	if r.parent != nil && r.parent.peer == peer {
-		return true
-	}
-	for _, cs := range r.conns {
-		if cs.peer == peer {
-			return true
-		}
-	}
-	return false
+	return (r.parent != nil && r.parent.peer == peer) || hasPeer(r.conns, peer, roleAny)
 }
 
 // isChild reports whether peer is one of our children.
-func (r *Relay) isChild(peer string) bool {
-	for _, cs := range r.conns {
-		if cs.peer == peer && cs.role == roleChild {
+func (r *Relay) isChild(peer string) bool { return hasPeer(r.conns, peer, roleChild) }
+
+// roleAny matches every role in hasPeer.
+const roleAny role = -1
+
+// hasPeer reports whether conns holds a connection to peer of role ro
+// (roleAny: of any role).
+func hasPeer(conns map[ConnID]*connState, peer string, ro role) bool {
+	for _, cs := range conns {
+		if cs.peer == peer && (ro == roleAny || cs.role == ro) {
 			return true
 		}
 	}

@@ -18,7 +18,7 @@ import (
 
 // debugServer serves Go's pprof handlers and, for a tree node, its counters
 // as JSON at /debug/stats (--debug-addr). It is a diagnostic port: bind it
-// to loopback. stats may be nil (the index root has none).
+// to loopback.
 type debugServer struct {
 	srv *http.Server
 	ln  net.Listener
@@ -39,10 +39,6 @@ func startDebug(addr string, stats func() (node.Stats, bool), log *zap.Logger) (
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/stats", func(w http.ResponseWriter, _ *http.Request) {
-		if stats == nil {
-			http.Error(w, "no stats for this command", http.StatusNotFound)
-			return
-		}
 		st, ok := stats()
 		if !ok {
 			http.Error(w, "node stopped", http.StatusServiceUnavailable)

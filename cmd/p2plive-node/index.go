@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -63,11 +64,11 @@ func runRoot(cmd *cobra.Command, cf *commonFlags, rf rootFlags) error {
 		return err
 	}
 	defer rc.Logger.Sync() //nolint:errcheck // stderr sync errors are meaningless
-	dbg, err := startDebug(cf.debugAddr, nil, rc.Logger)
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	n, err := node.StartRoot(ctx, rc)
 	if err != nil {
 		return err
 	}
-	defer dbg.close()
-	defer startMemReturn(rc.Logger)()
-	return node.RunRoot(cmd.Context(), rc)
+	return serveNode(cancel, n, cf.debugAddr, rc.Logger)
 }

@@ -44,13 +44,13 @@ func (cf *commonFlags) runTree(cmd *cobra.Command, c *node.Common, check func() 
 	if err != nil {
 		return err
 	}
-	return serveTree(cancel, j, cf.debugAddr, c.Logger)
+	return serveNode(cancel, j, cf.debugAddr, c.Logger)
 }
 
-// serveTree runs a started relay or host with its diagnostics (the debug
-// server, memreturn) until it ends; cancel stops it when the debug server
-// cannot start.
-func serveTree(cancel context.CancelFunc, j *node.Node, debugAddr string, log *zap.Logger) error {
+// serveNode runs a started node of any role with its diagnostics (the
+// debug server, memreturn) until it ends; cancel stops it when the debug
+// server cannot start.
+func serveNode(cancel context.CancelFunc, j *node.Node, debugAddr string, log *zap.Logger) error {
 	dbg, err := startDebug(debugAddr, j.Stats, log)
 	if err != nil {
 		cancel()
