@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -47,6 +48,9 @@ type mediaNode struct {
 	kids map[string]*kidCall // by child peer id
 
 	stats mediaCounters
+	// watchers are the goroutines waiting for a child's call to end (one
+	// per call placed); close waits for them. A WaitGroup is safe to share.
+	watchers sync.WaitGroup
 
 	// The watchdog's view of upstream packets.
 	lastPackets uint64
@@ -177,7 +181,9 @@ func (m *mediaNode) place(ctx context.Context, c tree.Call) (gen uint64, end tre
 	m.kids[c.Peer] = &kidCall{id: c.ID, mc: mc, sub: sub}
 	log.Info("calling child with the stream", zap.String("call", mc.ConnectionID()), zap.Stringer("reason", c.Reason))
 	peer := c.Peer
+	m.watchers.Add(1)
 	go func() {
+		defer m.watchers.Done()
 		<-mc.Done()
 		sub.Close()
 		m.post(evCallEnded{peer: peer, call: mc})
@@ -268,6 +274,7 @@ func (m *mediaNode) close() {
 		_ = m.up.Close()
 	}
 	m.src.Close()
+	m.watchers.Wait() // each ends with its call, closed above
 }
 
 // upSilence is how long the upstream call has sent nothing; a very long
